@@ -1,0 +1,45 @@
+# The two commands: `make run` runs the system locally, `make test` runs every check and test.
+# Each does its own set-up on a fresh machine: a venv with the project, Debian redis-server,
+# and Go builds of etcd and kube-apiserver cached in ~/.cache/extdns.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup venv components check unit integration e2e bench clean
+
+run: setup
+	$(PY) -m tools.testenv up
+
+test: setup check
+	$(PY) -m pytest tests
+
+setup: venv components
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+components: venv
+	$(PY) -m tools.testenv build
+
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: setup
+	$(PY) -m pytest tests/integration
+
+e2e: setup
+	$(PY) -m pytest tests/e2e
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,36 @@
+"""The Celery application object and its configuration (broker from CELERY_BROKER_URL)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+
+def make_app() -> Celery:
+    broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
+    app = Celery("extdns", include=["tasks.ops"])
+    app.conf.update(
+        broker_url=broker,
+        result_backend=os.environ.get("CELERY_RESULT_BACKEND", broker),
+        # Messages are small JSON documents; pickle is never accepted.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        # A task is acknowledged after it ran, and redelivered if its worker dies mid-task.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_expires=3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300},
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+    )
+    return app
+
+
+app = make_app()

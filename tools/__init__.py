@@ -1,0 +1,1 @@
+"""Developer tooling: the test environment (real etcd, kube-apiserver, Redis) and helpers."""
