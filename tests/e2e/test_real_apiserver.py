@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import uuid
 
 from kubernetes import client, watch
@@ -13,14 +11,7 @@ def test_service_and_its_loadbalancer_status_are_seen_through_a_watch(kube: clie
     core = client.CoreV1Api(kube)
     ns = f"e2e-{uuid.uuid4().hex[:8]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-    events: queue.Queue[tuple[str, client.V1Service]] = queue.Queue()
-    w = watch.Watch()
-
-    def run() -> None:
-        for ev in w.stream(core.list_namespaced_service, ns, timeout_seconds=60):
-            events.put((ev["type"], ev["object"]))
-
-    threading.Thread(target=run, daemon=True).start()
+    since = core.list_namespaced_service(ns).metadata.resource_version
     svc = client.V1Service(
         metadata=client.V1ObjectMeta(
             name="nginx", annotations={"external-dns.alpha.kubernetes.io/hostname": "nginx.example.org"}
@@ -31,19 +22,17 @@ def test_service_and_its_loadbalancer_status_are_seen_through_a_watch(kube: clie
     core.patch_namespaced_service_status(
         "nginx", ns, {"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}}
     )
-    try:
-        kind, obj = events.get(timeout=30)
-        assert kind == "ADDED" and obj.metadata.name == "nginx"
+    seen: list[tuple[str, list[str]]] = []
+    w = watch.Watch()
+    for ev in w.stream(core.list_namespaced_service, ns, resource_version=since, timeout_seconds=30):
+        obj = ev["object"]
         assert obj.metadata.annotations["external-dns.alpha.kubernetes.io/hostname"] == "nginx.example.org"
-        while True:
-            kind, obj = events.get(timeout=30)
-            ingress = obj.status.load_balancer.ingress or []
-            if kind == "MODIFIED" and ingress:
-                break
-        assert [i.ip for i in ingress] == ["203.0.113.10"]
-        assert obj.spec.cluster_ip.startswith("10.96.")
-    finally:
-        w.stop()
+        seen.append((ev["type"], [i.ip for i in obj.status.load_balancer.ingress or []]))
+        if len(seen) == 2:
+            break
+    w.stop()
+    assert seen == [("ADDED", []), ("MODIFIED", ["203.0.113.10"])]
+    assert core.read_namespaced_service("nginx", ns).spec.cluster_ip.startswith("10.96.")
 
 
 def test_rbac_is_enforced_for_an_unprivileged_identity(kube: client.ApiClient) -> None:
