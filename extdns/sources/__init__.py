@@ -1,0 +1,50 @@
+"""Sources: the DNS names Kubernetes Services and Ingresses claim, as pure functions over object dicts."""
+
+from extdns.sources.annotations import DEFAULT_PREFIX, LEGACY_PREFIX, AnnotationReader, split_hostnames
+from extdns.sources.cluster import Cluster, World
+from extdns.sources.collect import endpoints_for, endpoints_for_object
+from extdns.sources.config import SERVICE_TYPES, SOURCES, SourceConfig
+from extdns.sources.durations import parse_go_duration, parse_ttl
+from extdns.sources.ingress import ingress_endpoints
+from extdns.sources.manifests import ManifestError, load_manifests
+from extdns.sources.merge import dedupe_endpoints, merge_endpoints
+from extdns.sources.objects import ObjectRef, Rejection
+from extdns.sources.output import endpoint_to_dict, endpoints_table, endpoints_to_json
+from extdns.sources.records import ObjectResult
+from extdns.sources.selectors import Selector, SelectorError, parse_selector
+from extdns.sources.service import service_endpoints
+from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_templates
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "LEGACY_PREFIX",
+    "SERVICE_TYPES",
+    "SOURCES",
+    "AnnotationReader",
+    "Cluster",
+    "FqdnTemplate",
+    "ManifestError",
+    "ObjectRef",
+    "ObjectResult",
+    "Rejection",
+    "Selector",
+    "SelectorError",
+    "SourceConfig",
+    "TemplateError",
+    "World",
+    "dedupe_endpoints",
+    "endpoint_to_dict",
+    "endpoints_for",
+    "endpoints_for_object",
+    "endpoints_table",
+    "endpoints_to_json",
+    "ingress_endpoints",
+    "load_manifests",
+    "merge_endpoints",
+    "parse_fqdn_templates",
+    "parse_go_duration",
+    "parse_selector",
+    "parse_ttl",
+    "service_endpoints",
+    "split_hostnames",
+]

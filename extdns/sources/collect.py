@@ -1,0 +1,59 @@
+"""Running the sources over a Cluster snapshot: per object (for the per-object task) and for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from extdns.endpoint import Endpoint
+from extdns.sources.cluster import Cluster
+from extdns.sources.config import SOURCES, SourceConfig
+from extdns.sources.ingress import INGRESS_KIND, ingress_endpoints
+from extdns.sources.merge import dedupe_endpoints, merge_endpoints
+from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
+from extdns.sources.records import ObjectResult
+from extdns.sources.service import SERVICE_KIND, service_endpoints
+
+__all__ = ["KIND_OF_SOURCE", "endpoints_for", "endpoints_for_object"]
+
+KIND_OF_SOURCE = {"service": SERVICE_KIND, "ingress": INGRESS_KIND}
+# What can go wrong reading a malformed dict; anything else is a bug and propagates.
+_MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
+
+
+def endpoints_for_object(kind: str, obj: KubeObject, cluster: Cluster, cfg: SourceConfig) -> ObjectResult:
+    """What one Service or Ingress claims now, unmerged; empty when the flags do not select it.
+
+    A malformed object yields a rejection, never an exception.
+    """
+    canonical = KIND_OF_SOURCE.get(kind.lower())
+    if canonical is None:
+        raise ValueError(f"unknown source kind {kind!r} (one of {', '.join(KIND_OF_SOURCE.values())})")
+    ref = ObjectRef.of(canonical, obj)
+    if not name_of(obj):
+        return ObjectResult(rejections=[Rejection(ref, "object has no metadata.name")])
+    try:
+        if canonical == SERVICE_KIND:
+            return service_endpoints(obj, cluster, cfg)
+        return ingress_endpoints(obj, cfg)
+    except _MALFORMED as exc:
+        return ObjectResult(rejections=[Rejection(ref, f"malformed object: {type(exc).__name__}: {exc}")])
+
+
+def endpoints_for(
+    cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES
+) -> tuple[list[Endpoint], list[Rejection]]:
+    """Desired endpoints of every selected object: merged within each source, exact repeats dropped."""
+    unknown = [source for source in sources if source not in KIND_OF_SOURCE]
+    if unknown:
+        raise ValueError(f"--source: unknown source {unknown[0]!r} (one of {', '.join(SOURCES)})")
+    endpoints: list[Endpoint] = []
+    rejections: list[Rejection] = []
+    for source in dict.fromkeys(sources):
+        kind = KIND_OF_SOURCE[source]
+        claimed: list[Endpoint] = []
+        for obj in cluster.objects(kind):
+            result = endpoints_for_object(kind, obj, cluster, cfg)
+            claimed += result.endpoints
+            rejections += result.rejections
+        endpoints += merge_endpoints(claimed)
+    return dedupe_endpoints(endpoints), rejections

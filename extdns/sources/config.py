@@ -1,0 +1,103 @@
+"""SourceConfig: every flag the service and ingress sources read, validated once, errors naming the flag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from extdns.sources.annotations import DEFAULT_PREFIX
+from extdns.sources.selectors import Selector, SelectorError, parse_selector
+from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_templates
+
+__all__ = ["DEFAULT_CONTROLLER", "INGRESS_CLASS_ANNOTATION", "SERVICE_TYPES", "SOURCES", "SourceConfig"]
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+SOURCES = ("service", "ingress")
+DEFAULT_CONTROLLER = "dns-controller"
+INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Source flags under their ExternalDNS names; an invalid value raises ValueError naming the flag.
+
+    `min_ttl` is --min-ttl in whole seconds (0: off). `controller` is the value the `controller`
+    annotation must have for an object to be ours. `exclude_unschedulable` and `expose_internal_ipv6`
+    are --exclude-unschedulable (default true) and --expose-internal-ipv6. The parsed selectors and
+    template are derived fields, built once here.
+    """
+
+    namespace: str = ""
+    annotation_filter: str = ""
+    label_filter: str = ""
+    service_type_filter: tuple[str, ...] = ()
+    ingress_class: tuple[str, ...] = ()
+    fqdn_templates: tuple[str, ...] = ()
+    combine_fqdn_annotation: bool = False
+    ignore_hostname_annotation: bool = False
+    publish_internal_services: bool = False
+    publish_host_ip: bool = False
+    always_publish_not_ready_addresses: bool = False
+    ignore_ingress_tls_spec: bool = False
+    ignore_ingress_rules_spec: bool = False
+    exclude_unschedulable: bool = True
+    expose_internal_ipv6: bool = False
+    resolve_service_load_balancer_hostname: bool = False
+    min_ttl: int = 0
+    annotation_prefix: str = DEFAULT_PREFIX
+    controller: str = DEFAULT_CONTROLLER
+    label_selector: Selector = field(init=False, repr=False, compare=False)
+    annotation_selector: Selector = field(init=False, repr=False, compare=False)
+    fqdn_template: FqdnTemplate | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("service_type_filter", "ingress_class", "fqdn_templates"):
+            object.__setattr__(self, name, _cleaned(getattr(self, name)))
+        self._check_service_types()
+        self._check_flags()
+        object.__setattr__(self, "label_selector", _selector("--label-filter", self.label_filter))
+        object.__setattr__(
+            self, "annotation_selector", _selector("--annotation-filter", self.annotation_filter)
+        )
+        if self.ingress_class and any(
+            requirement.key == INGRESS_CLASS_ANNOTATION
+            for requirement in self.annotation_selector.requirements
+        ):
+            raise ValueError(
+                f"--ingress-class and an --annotation-filter on {INGRESS_CLASS_ANNOTATION} exclude each other"
+            )
+        try:
+            object.__setattr__(self, "fqdn_template", parse_fqdn_templates(self.fqdn_templates))
+        except TemplateError as exc:
+            raise ValueError(f"--fqdn-template: {exc}") from exc
+
+    def _check_service_types(self) -> None:
+        unknown = [kind for kind in self.service_type_filter if kind not in SERVICE_TYPES]
+        if unknown:
+            raise ValueError(
+                f"--service-type-filter: unknown type {unknown[0]!r} (one of {', '.join(SERVICE_TYPES)})"
+            )
+
+    def _check_flags(self) -> None:
+        if self.ignore_hostname_annotation and not self.fqdn_templates:
+            raise ValueError("--ignore-hostname-annotation requires --fqdn-template")
+        if not self.annotation_prefix.endswith("/"):
+            raise ValueError(f"--annotation-prefix {self.annotation_prefix!r} must end with '/'")
+        if self.min_ttl < 0:
+            raise ValueError(f"--min-ttl must not be negative, got {self.min_ttl}")
+        if self.resolve_service_load_balancer_hostname:
+            raise ValueError("--resolve-service-load-balancer-hostname is not supported: targets stay CNAMEs")
+
+    def service_type_selected(self, service_type: str) -> bool:
+        return not self.service_type_filter or service_type in self.service_type_filter
+
+
+def _cleaned(values: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    items = (values,) if isinstance(values, str) else tuple(values)
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _selector(flag: str, text: str) -> Selector:
+    try:
+        return parse_selector(text)
+    except SelectorError as exc:
+        raise ValueError(f"{flag}: {exc}") from exc

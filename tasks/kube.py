@@ -1,0 +1,144 @@
+"""Kubernetes adapter: list, get and watch the objects the sources read, as plain JSON dicts."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+KubeObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where one Kind lives in the API."""
+
+    kind: str
+    api: str  # "/api/v1" or "/apis/<group>/<version>"
+    plural: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return self.api.removeprefix("/api/").removeprefix("/apis/")
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        where = f"/namespaces/{namespace}" if namespace and self.namespaced else ""
+        tail = f"/{name}" if name else ""
+        return f"{self.api}{where}/{self.plural}{tail}"
+
+
+RESOURCES = {
+    r.kind: r
+    for r in (
+        Resource("Service", "/api/v1", "services"),
+        Resource("Ingress", "/apis/networking.k8s.io/v1", "ingresses"),
+        Resource("EndpointSlice", "/apis/discovery.k8s.io/v1", "endpointslices"),
+        Resource("Pod", "/api/v1", "pods"),
+        Resource("Node", "/api/v1", "nodes", namespaced=False),
+    )
+}
+
+
+def api_client(kubeconfig: str = "", server: str = "") -> client.ApiClient:
+    """A client from --kubeconfig / $KUBECONFIG, else the in-cluster service account."""
+    path = kubeconfig or os.environ.get("KUBECONFIG", "")
+    if path:
+        api = config.new_client_from_config(config_file=path)
+    else:
+        cfg = client.Configuration()
+        config.load_incluster_config(client_configuration=cfg)
+        api = client.ApiClient(cfg)
+    if server:
+        api.configuration.host = server
+    assert isinstance(api, client.ApiClient)
+    return api
+
+
+class Kube:
+    """Raw JSON access to the API: no typed models, so objects look like manifests."""
+
+    def __init__(self, api: client.ApiClient, request_timeout: float = 30.0) -> None:
+        self.api = api
+        self.timeout = request_timeout
+
+    def _call(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
+              body: object = None, stream: bool = False) -> Any:  # fmt: skip
+        """One request; the urllib3 response (not yet read) for a 2xx status, else ApiException."""
+        method, url, headers, body, post = self.api.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        resp = self.api.call_api(
+            method, url, headers, body, post, _request_timeout=None if stream else self.timeout
+        ).response
+        if not 200 <= resp.status < 300:
+            data = resp.data
+            resp.release_conn()
+            raise ApiException(status=resp.status, reason=resp.reason, body=data)
+        return resp
+
+    def list(self, kind: str, namespace: str = "", label_selector: str = "") -> tuple[list[KubeObject], str]:
+        """Every object of a kind (paginated), each with its `kind` set, and the list's resourceVersion."""
+        r = RESOURCES[kind]
+        items: list[KubeObject] = []
+        cont = ""
+        while True:
+            query: list[tuple[str, Any]] = [("limit", 500)]
+            if cont:
+                query.append(("continue", cont))
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            page = json.loads(self._call("GET", r.path(namespace), query).data)
+            for item in page.get("items") or []:
+                item["kind"], item["apiVersion"] = kind, r.api_version
+                items.append(item)
+            cont = page.get("metadata", {}).get("continue", "")
+            if not cont:
+                return items, str(page.get("metadata", {}).get("resourceVersion", ""))
+
+    def get(self, kind: str, namespace: str, name: str) -> KubeObject | None:
+        """One object, or None when it does not exist."""
+        try:
+            obj: KubeObject = json.loads(self._call("GET", RESOURCES[kind].path(namespace, name)).data)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return obj
+
+    def watch(self, kind: str, resource_version: str, timeout_seconds: int = 300) -> Iterator[KubeObject]:
+        """Raw watch events ({type, object}) from a resourceVersion, with bookmarks, until the server ends."""
+        r = RESOURCES[kind]
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", timeout_seconds),
+        ]
+        resp = self._call("GET", r.path(), query, stream=True)
+        try:
+            buf = b""
+            for chunk in resp.stream(amt=None, decode_content=False):
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event: KubeObject = json.loads(line)
+                        obj = event.get("object") or {}
+                        obj.setdefault("kind", kind)
+                        yield event
+        finally:
+            resp.release_conn()
+
+    def create_event(self, namespace: str, body: KubeObject) -> None:
+        self._call("POST", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", body=body)

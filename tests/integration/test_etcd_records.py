@@ -1,0 +1,170 @@
+"""The record contract on a real etcd: idempotent, race-safe, adopts ExternalDNS data, chunks big applies."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+
+import pyetcd
+import pytest
+
+from extdns.endpoint import Endpoint
+from extdns.syncconfig import SyncConfig
+from tasks.converge import converge
+from tasks.etcdstore import EtcdStore
+
+
+def svc(name: str, *targets: str, rtype: str = "A", resource: str = "service/default/web") -> Endpoint:
+    return Endpoint(name, rtype, targets, labels={"resource": resource})
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"/t{uuid.uuid4().hex[:10]}"
+
+
+def fixed(endpoints: Sequence[Endpoint]):  # type: ignore[no-untyped-def]
+    return lambda names: endpoints
+
+
+def revision(etcd: pyetcd.Etcd3Client) -> int:
+    return int(etcd.get_response("/").header.revision)
+
+
+def dump(etcd: pyetcd.Etcd3Client, prefix: str) -> dict[str, dict[str, object]]:
+    return {m.key.decode(): json.loads(v) for v, m in etcd.get_prefix(prefix + "/")}
+
+
+def test_second_apply_writes_nothing_and_moves_no_revision(etcd: pyetcd.Etcd3Client, prefix: str) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    desired = [svc("web.example.org", "10.0.0.1", "10.0.0.2"), svc("v6.example.org", "2001:db8::1", rtype="AAAA"),
+               svc("alias.example.org", "web.example.org", rtype="CNAME")]  # fmt: skip
+    first = converge(store, cfg, fixed(desired))
+    assert first.report.puts == 4 + 3  # four targets, three ownership TXT
+    data = dump(etcd, prefix)
+    hosts = sorted(v["host"] for v in data.values() if "host" in v)
+    assert hosts == ["10.0.0.1", "10.0.0.2", "2001:db8::1", "web.example.org"]
+    texts = [v["text"] for v in data.values() if "text" in v]
+    assert all("external-dns/owner=it" in t and "heritage=external-dns" in t for t in texts)
+    before = revision(etcd)
+    second = converge(store, cfg, fixed(desired))
+    assert second.report.writes == 0 and second.planned == 0
+    assert revision(etcd) == before
+
+
+def test_update_deletes_exactly_the_stale_key_and_never_a_neighbour(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    converge(store, cfg, fixed([svc("a.example.org", "10.0.0.1")]))
+    etcd.put(f"{prefix}/org/example/aa/x1", json.dumps({"host": "10.9.9.9"}))  # a neighbour nobody owns
+    converge(store, cfg, fixed([svc("a.example.org", "10.0.0.2")]))
+    data = dump(etcd, prefix)
+    assert sorted(v.get("host") for k, v in data.items() if "/a/" in k) == ["10.0.0.2"]
+    assert data[f"{prefix}/org/example/aa/x1"] == {"host": "10.9.9.9"}
+    converge(store, cfg, fixed([]))
+    data = dump(etcd, prefix)
+    assert list(data) == [f"{prefix}/org/example/aa/x1"], "records and their ownership TXT are gone"
+
+
+def test_a_slower_writer_with_an_older_view_never_overwrites_newer_data(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    converge(store, cfg, fixed([svc("race.example.org", "10.0.0.1")]))
+    # The slow writer reads and plans from the old state of the world (the Service had 10.0.0.5) ...
+    from extdns.records import name_keys, sync
+
+    kvs, read_at = store.read_keys(name_keys({"race.example.org"}, cfg))
+    stale = sync(kvs, [svc("race.example.org", "10.0.0.5")], cfg, frozenset({"race.example.org"}))
+    # ... meanwhile the fast writer applies the newer state.
+    converge(store, cfg, fixed([svc("race.example.org", "10.0.0.9")]))
+    late = store.apply(stale.ops, read_at)
+    assert late.conflicts == ["race.example.org"] and late.writes == 0
+    hosts = [v["host"] for v in dump(etcd, prefix).values() if "host" in v]
+    assert hosts == ["10.0.0.9"]
+
+
+def test_concurrent_appliers_converge_to_the_view_they_read_last(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    truth = {"target": "10.0.1.0"}
+    lock = threading.Lock()
+
+    def desired(names: frozenset[str] | None) -> list[Endpoint]:
+        with lock:
+            return [svc(f"n{i}.example.org", truth["target"]) for i in range(20)]
+
+    def worker() -> None:
+        for i in range(10):
+            with lock:
+                truth["target"] = f"10.0.1.{i}"
+            converge(EtcdStore(etcd, prefix), cfg, desired)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = converge(EtcdStore(etcd, prefix), cfg, desired)
+    hosts = [v["host"] for v in dump(etcd, prefix).values() if "host" in v]
+    assert sorted(set(hosts)) == [truth["target"]] and len(hosts) == 20
+    assert final.report.writes == 0
+
+
+def externaldns_layout(prefix: str, owner: str) -> dict[str, dict[str, object]]:
+    """Keys and values as ExternalDNS v0.22's coredns provider + TXT registry write them (random suffixes)."""
+    text = f'"heritage=external-dns,external-dns/owner={owner},external-dns/resource=service/default/nginx"'
+    return {
+        f"{prefix}/org/example/nginx/1f2e3d4c": {"host": "203.0.113.10", "ttl": 60, "targetstrip": 1},
+        f"{prefix}/org/example/nginx/0a0b0c0d": {"host": "203.0.113.11", "ttl": 60, "targetstrip": 1},
+        f"{prefix}/org/example/a-nginx/7a6b5c4d": {"text": text, "targetstrip": 1},
+    }
+
+
+def test_adopts_externaldns_records_with_the_minimum_writes(etcd: pyetcd.Etcd3Client, prefix: str) -> None:
+    for key, value in externaldns_layout(prefix, "default").items():
+        etcd.put(key, json.dumps(value))
+    cfg = SyncConfig(owner_id="default", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    desired = [Endpoint("nginx.example.org", "A", ("203.0.113.10", "203.0.113.11"), ttl=60,
+                        labels={"resource": "service/default/nginx"})]  # fmt: skip
+    first = converge(store, cfg, fixed(desired))
+    assert first.report.writes <= 3, first.report
+    second = converge(store, cfg, fixed(desired))
+    assert second.report.writes == 0
+    hosts = sorted(v["host"] for v in dump(etcd, prefix).values() if "host" in v)
+    assert hosts == ["203.0.113.10", "203.0.113.11"]
+
+
+def test_another_owners_externaldns_records_are_never_touched(etcd: pyetcd.Etcd3Client, prefix: str) -> None:
+    layout = externaldns_layout(prefix, "someone-else")
+    for key, value in layout.items():
+        etcd.put(key, json.dumps(value))
+    store = EtcdStore(etcd, prefix)
+    cfg = SyncConfig(owner_id="default", prefix=prefix)
+    before = revision(etcd)
+    # We want the same name elsewhere, and nothing at all: neither may touch their keys.
+    converge(store, cfg, fixed([svc("nginx.example.org", "198.51.100.1")]))
+    converge(store, cfg, fixed([]))
+    assert dump(etcd, prefix) == layout
+    assert revision(etcd) == before
+
+
+def test_ten_thousand_names_are_chunked_under_the_txn_limit(etcd: pyetcd.Etcd3Client, prefix: str) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    desired = [svc(f"h{i}.bulk.example.org", f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                   resource=f"service/bulk/h{i}") for i in range(10_000)]  # fmt: skip
+    out = converge(store, cfg, fixed(desired))
+    assert out.report.puts == 20_000 and not out.report.conflicts
+    assert out.report.txns >= 20_000 // 128
+    assert len(list(etcd.get_prefix(prefix + "/"))) == 20_000
+    again = converge(store, cfg, fixed(desired))
+    assert again.report.writes == 0
