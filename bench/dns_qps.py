@@ -1,0 +1,139 @@
+"""QPS and latency of this server vs CoreDNS v1.14.7 (etcd plugin), with and without cache, via dnsperf.
+
+Usage: python -m bench.dns_qps [--seconds 5] [--names 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyetcd
+
+from tools import testenv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, float, str]:
+    out = subprocess.run(
+        [
+            "dnsperf",
+            "-s",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-d",
+            str(qfile),
+            "-l",
+            str(seconds),
+            "-c",
+            "4",
+            "-q",
+            "200",
+            "-t",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = float(re.search(r"Average Latency \(s\):\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lost = re.search(r"Queries lost:\s+(\d+)", out)
+    return qps, lat * 1000, lost.group(1) if lost else "?"
+
+
+def wait_port(port: int) -> None:
+    import dns.message
+    import dns.query
+
+    for _ in range(150):
+        try:
+            dns.query.udp(dns.message.make_query("n0.bench.org", "A"), "127.0.0.1", port=port, timeout=0.3)
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"no DNS server on {port}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--names", type=int, default=1000)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dnsbench-"))
+    etcd, url = testenv.start_etcd(work, "etcd-bench")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        u = urlsplit(url)
+        c = pyetcd.client(host=u.hostname, port=u.port)
+        for i in range(args.names):
+            c.put(
+                f"/skydns/org/bench/n{i}/a",
+                json.dumps({"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"}),
+            )
+            if i % 10 == 0:
+                c.put(f"/skydns/org/bench/n{i}/t", json.dumps({"text": f"txt {i}"}))
+        c.close()
+        cached = work / "cached.txt"
+        cached.write_text("n1.bench.org A\n" * 10)
+        mixed = work / "mixed.txt"
+        lines = []
+        for i in range(0, args.names, 7):
+            lines += [f"n{i}.bench.org A", f"n{i}.bench.org AAAA", f"n{i}.bench.org TXT", f"x{i}.bench.org A"]
+        mixed.write_text("\n".join(lines) + "\n")
+        rows = []
+        for cache in (True, False):
+            extra = "cache 30\n" if cache else ""
+            conf = work / f"Corefile-{cache}"
+            conf.write_text(f". {{\n etcd {{\n  endpoint {url}\n }}\n {extra}}}\n")
+            for name, argv in (
+                (
+                    "extdns dnsserver",
+                    [sys.executable, "-m", "dnsserver", "-conf", str(conf), "-dns.host", "127.0.0.1"],
+                ),
+                ("CoreDNS v1.14.7", [str(testenv.binary("coredns")), "-conf", str(conf)]),
+            ):
+                port = testenv.free_port()
+                p = subprocess.Popen(
+                    [*argv, "-dns.port", str(port)],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                procs.append(p)
+                wait_port(port)
+                for label, qf in (("cached A" if cache else "one A", cached), ("mixed", mixed)):
+                    qps, lat, lost = dnsperf(port, qf, args.seconds)
+                    rss = int(Path(f"/proc/{p.pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
+                    rows.append((name, "on" if cache else "off", label, qps, lat, lost, rss))
+                p.terminate()
+                p.wait(10)
+        print(
+            f"\n{'server':18} {'cache':5} {'queries':9} {'QPS':>10} {'avg ms':>8} {'lost':>6} {'RSS MB':>7}"
+        )
+        for r in rows:
+            print(f"{r[0]:18} {r[1]:5} {r[2]:9} {r[3]:10.0f} {r[4]:8.3f} {r[5]:>6} {r[6]:7}")
+        by = {(r[0], r[1], r[2]): r[3] for r in rows}
+        for cache, label in (("on", "cached A"), ("on", "mixed"), ("off", "one A"), ("off", "mixed")):
+            ours = by[("extdns dnsserver", cache, label)]
+            theirs = by[("CoreDNS v1.14.7", cache, label)]
+            print(f"ratio cache={cache:3} {label:9}: {ours / theirs:5.2f}x CoreDNS")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        etcd.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

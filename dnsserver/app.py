@@ -1,0 +1,159 @@
+"""Assemble a running server from parsed server blocks: stores, engines per port, listeners, ops HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Iterator
+
+from dnsserver import listen
+from dnsserver.cache import AnswerCache
+from dnsserver.corefile import EtcdConfig, ServerBlock
+from dnsserver.ops import HttpOps, Metrics, QueryLog
+from dnsserver.server import Block, Engine
+from dnsserver.store import Store
+
+log = logging.getLogger("dnsserver")
+
+
+class App:
+    """Everything one `python -m dnsserver` process runs, on one asyncio loop."""
+
+    def __init__(self, blocks: list[ServerBlock], host: str = "", querylog: QueryLog | None = None) -> None:
+        self.cfgs = blocks
+        self.host = host
+        self.metrics = Metrics()
+        self.querylog = querylog or QueryLog()
+        self.stores: dict[EtcdConfig, Store] = {}
+        self.engines: dict[int, Engine] = {}
+        self.transports: list[asyncio.BaseTransport] = []
+        self.tcp: list[asyncio.Server] = []
+        self.http = HttpOps()
+        self.ports: dict[int, int] = {}  # configured port -> bound port
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        by_port: dict[int, list[Block]] = {}
+        for cfg in self.cfgs:
+            store = None
+            if cfg.etcd is not None:
+                key = EtcdConfig(
+                    zones=(),
+                    path=cfg.etcd.path,
+                    endpoints=cfg.etcd.endpoints,
+                    username=cfg.etcd.username,
+                    password=cfg.etcd.password,
+                    tls=cfg.etcd.tls,
+                )
+                store = self.stores.get(key)
+                if store is None:
+                    store = Store(cfg.etcd, loop, self.metrics, self._changed)
+                    self.stores[key] = store
+            cache = AnswerCache(cfg.cache.capacity) if cfg.cache is not None else None
+            by_port.setdefault(cfg.port, []).append(Block(cfg, store, cache, f"dns://:{cfg.port}"))
+        for port, blocks in by_port.items():
+            engine = Engine(blocks, self.metrics, self.querylog)
+            self.engines[port] = engine
+            udp, tcp = await listen.serve(engine.handle, self.host or "0.0.0.0", port)
+            self.transports.append(udp)
+            self.tcp.append(tcp)
+            self.ports[port] = int(tcp.sockets[0].getsockname()[1])
+        self._ops_routes()
+        await self.http.start()
+        for store in self.stores.values():
+            store.start()
+
+    def _changed(self, key: str | None) -> None:
+        for engine in self.engines.values():
+            engine.invalidate(key)
+
+    def _ops_routes(self) -> None:
+        for cfg in self.cfgs:
+            if cfg.health:
+                self.http.add(cfg.health, "/health", lambda: (200, b"OK", "text/plain"))
+            if cfg.ready:
+                self.http.add(cfg.ready, "/ready", self._ready)
+            if cfg.prometheus:
+                self.http.add(cfg.prometheus, "/metrics", self._metrics)
+        self.metrics.gauges["keys_loaded"] = lambda: float(sum(len(s.index) for s in self.stores.values()))
+        self.metrics.gauges["snapshot_age_seconds"] = lambda: max(
+            (s.staleness() for s in self.stores.values()), default=0.0
+        )
+        self.metrics.gauges["snapshot_loaded"] = lambda: float(all(s.loaded for s in self.stores.values()))
+
+    def _metrics(self) -> tuple[int, bytes, str]:
+        return 200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
+
+    def _ready(self) -> tuple[int, bytes, str]:
+        """200 once every store has a snapshot (even a stale one); the body says how stale."""
+        state = {
+            s.label: {
+                "loaded": s.loaded,
+                "keys": len(s.index),
+                "revision": s.revision,
+                "stale_seconds": round(s.staleness(), 3),
+            }
+            for s in self.stores.values()
+        }
+        ok = all(s.loaded for s in self.stores.values())
+        body = ("OK\n" if ok else "not ready: no etcd snapshot\n") + json.dumps(state, sort_keys=True) + "\n"
+        return (200 if ok else 503), body.encode(), "text/plain"
+
+    async def stop(self) -> None:
+        for t in self.transports:
+            t.close()
+        for s in self.tcp:
+            s.close()
+        await self.http.stop()
+        loop = asyncio.get_running_loop()
+        for store in self.stores.values():
+            await loop.run_in_executor(None, store.stop)
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop loop where installed, else the default."""
+    try:
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    return loop
+
+
+@contextlib.contextmanager
+def running(
+    blocks: list[ServerBlock], host: str = "127.0.0.1", querylog: QueryLog | None = None
+) -> Iterator[App]:
+    """Run an App on a loop in a background thread (tests, benchmarks); stop it on exit."""
+    loop = new_loop()
+    app = App(blocks, host, querylog)
+    started = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(app.start())
+        except BaseException as e:
+            errors.append(e)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    t = threading.Thread(target=run, name="dnsserver", daemon=True)
+    t.start()
+    started.wait(30)
+    if errors:
+        raise errors[0]
+    try:
+        yield app
+    finally:
+        asyncio.run_coroutine_threadsafe(app.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(10)
+        loop.close()

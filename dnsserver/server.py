@@ -1,0 +1,259 @@
+"""The query path for one port: cache fast path, zone dispatch to the etcd lookup, metrics and query log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from dnslib import QTYPE, RCODE, RR
+
+from dnsserver import lookup, wire
+from dnsserver.cache import MIN_TTL, AnswerCache, CacheEntry
+from dnsserver.corefile import ServerBlock
+from dnsserver.lookup import Result, Zone, is_subdomain
+from dnsserver.ops import Metrics, QueryLog, log_line
+from dnsserver.store import Store
+
+log = logging.getLogger("dnsserver")
+MAX_REENTRY = 4
+
+
+@dataclass
+class Block:
+    """A server block bound to its runtime parts."""
+
+    cfg: ServerBlock
+    store: Store | None
+    cache: AnswerCache | None
+    server: str  # metric label, e.g. "dns://:53"
+    zones_label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.zones_label = " ".join(self.cfg.zones)
+
+
+def _rcode_name(rcode: int) -> str:
+    try:
+        return str(RCODE[rcode])
+    except Exception:
+        return str(rcode)
+
+
+def _longest(zones: tuple[str, ...], name: str) -> str | None:
+    best: str | None = None
+    for z in zones:
+        if is_subdomain(z, name) and (best is None or len(z) > len(best)):
+            best = z
+    return best
+
+
+class Engine:
+    """Answers raw queries for every server block on one port."""
+
+    def __init__(self, blocks: list[Block], metrics: Metrics, querylog: QueryLog | None = None) -> None:
+        self.blocks = blocks
+        self.metrics = metrics
+        self.querylog = querylog or QueryLog()
+
+    # ------------------------------------------------------------ dispatch
+
+    def _block_for(self, name: str) -> tuple[Block, str] | None:
+        best: tuple[Block, str] | None = None
+        for b in self.blocks:
+            z = _longest(b.cfg.zones, name)
+            if z is not None and (best is None or len(z) > len(best[1])):
+                best = (b, z)
+        return best
+
+    def resolve(
+        self, qname: str, qtype: int, deps: set[str], depth: int = 0
+    ) -> tuple[Result, Block | None, str]:
+        """The answer of the whole server for one question (also the upstream re-entry for CNAME targets)."""
+        name = qname.lower()
+        found = self._block_for(name)
+        if found is None:
+            return Result(wire.REFUSED), None, "."
+        block, bzone = found
+        store = block.store
+        etcd = block.cfg.etcd
+        ezone = _longest(etcd.zones, name) if etcd is not None else None
+        if store is None or etcd is None or ezone is None:
+            return Result(wire.SERVFAIL, error="no next plugin found"), block, bzone
+        serial = int(time.time())
+        if not store.loaded:
+            return (
+                Result(
+                    wire.SERVFAIL, authority=[lookup.soa(ezone, serial)], error="no etcd snapshot loaded yet"
+                ),
+                block,
+                bzone,
+            )
+
+        def upstream(target: str, t: int) -> tuple[list[RR], bool] | None:
+            if depth >= MAX_REENTRY:
+                return None
+            res, _, _ = self.resolve(target, t, deps, depth + 1)
+            return res.answer, res.truncated
+
+        z = Zone(ezone, store.prefix, store.index, etcd.fallthrough, upstream, deps)
+        res = lookup.answer(z, qname, qtype, serial)
+        if res.fallthrough:
+            return Result(wire.SERVFAIL, error="no next plugin found"), block, bzone
+        return res, block, bzone
+
+    # ------------------------------------------------------------ wire entry point
+
+    def handle(self, data: bytes, proto: str, addr: tuple[str, int]) -> bytes | None:
+        start = time.perf_counter()
+        now = time.monotonic()
+        for b in self.blocks:  # fast path: the same query bytes were answered before
+            if b.cache is not None:
+                hit = b.cache.get(proto, data, now)
+                if hit is not None:
+                    out = data[:2] + hit.packed[2:]
+                    self._account(
+                        hit.labels, proto, addr, data, out, start, "cache", hit=True, denial=hit.denial
+                    )
+                    return out
+        q = wire.decode(data)
+        if q is None:
+            return None
+        if isinstance(q, bytes):
+            self.metrics.request("dns://", ".", proto, "1", "other")
+            return q
+        if q.qclass != 1:
+            return wire.encode(q, wire.REFUSED, [], [], [], proto, aa=False)
+        deps: set[str] = set()
+        try:
+            res, block, zone = self.resolve(q.qname, q.qtype, deps)
+        except Exception as err:  # a bug must cost one answer, never the server
+            log.exception("lookup failed for %s %s", q.qname, q.qtype)
+            res, block, zone = Result(wire.SERVFAIL, error=str(err)), None, "."
+        if block is None:
+            out = wire.encode(q, res.rcode, [], [], [], proto, aa=False)
+            self._log_query(None, q, proto, addr, out, start, zone)
+            return out
+        ttl: int | None = None
+        if block.cache is not None and res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated:
+            ttl = self._cap_ttl(block, res)
+        try:
+            out = wire.encode(
+                q, res.rcode, res.answer, res.authority, res.additional, proto, tc=res.truncated
+            )
+        except Exception as err:  # e.g. a stored host that is not a valid DNS name
+            log.warning("cannot encode the answer to %s %s: %s", q.qname, wire.qtype_name(q.qtype), err)
+            res = Result(wire.SERVFAIL, error=f"encode: {err}")
+            out = wire.encode(q, wire.SERVFAIL, [], [], [], proto)
+            ttl = None
+        if res.error and block.cfg.errors:
+            log.error("plugin/errors: 2 %s %s: %s", q.qname, wire.qtype_name(q.qtype), res.error)
+        labels = (
+            block.server,
+            zone,
+            wire.qtype_name(q.qtype),
+            _rcode_name(res.rcode),
+            str(int(block.cfg.log)),
+        )
+        denial = res.rcode == wire.NXDOMAIN or not res.answer
+        if block.cache is not None:
+            self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
+            tc = out[2] & 0x02
+            if ttl is not None and not tc:
+                deps_t = tuple(sorted(deps))
+                block.cache.put(proto, data, CacheEntry(out, time.monotonic() + ttl, deps_t, labels, denial))
+        self._account(labels, proto, addr, data, out, start, "etcd", hit=False, denial=denial, query=q)
+        return out
+
+    def _cap_ttl(self, block: Block, res: Result) -> int:
+        """CoreDNS cache: every RR of the reply gets min(RR TTLs) clamped to [5, cap]; returns that TTL."""
+        rrs = [*res.answer, *res.authority, *res.additional]
+        denial = res.rcode == wire.NXDOMAIN or not res.answer
+        assert block.cfg.cache is not None
+        cap = block.cfg.cache.denial_ttl if denial else block.cfg.cache.max_ttl
+        low = min((r.ttl for r in rrs), default=cap)
+        for r in rrs:
+            if r.rtype == QTYPE.SOA:
+                low = min(low, r.rdata.times[4])
+        ttl = max(MIN_TTL, min(low, cap))
+        for r in rrs:
+            r.ttl = ttl
+        return ttl
+
+    def _account(
+        self,
+        labels: tuple[str, ...],
+        proto: str,
+        addr: tuple[str, int],
+        data: bytes,
+        out: bytes,
+        start: float,
+        plugin: str,
+        hit: bool,
+        denial: bool,
+        query: wire.Query | None = None,
+    ) -> None:
+        server, zone, qtype, rcode, logged = labels
+        family = "2" if ":" in addr[0] else "1"
+        m = self.metrics
+        m.request(server, zone, proto, family, qtype)
+        m.response(server, zone, rcode, plugin, qtype, time.perf_counter() - start)
+        if hit:
+            m.cache(server, self._zones_of(server, zone), hit=True, denial=denial)
+        if logged == "1":
+            q = query if query is not None else wire.decode(data)
+            if isinstance(q, wire.Query):
+                self._write_log(q, proto, addr, out, start, rcode)
+
+    def _zones_of(self, server: str, zone: str) -> str:
+        for b in self.blocks:
+            if zone in b.cfg.zones:
+                return b.zones_label
+        return zone
+
+    def _log_query(
+        self,
+        block: Block | None,
+        q: wire.Query,
+        proto: str,
+        addr: tuple[str, int],
+        out: bytes,
+        start: float,
+        zone: str,
+    ) -> None:
+        rcode = _rcode_name(out[3] & 0xF)
+        self.metrics.request("dns://", zone, proto, "2" if ":" in addr[0] else "1", wire.qtype_name(q.qtype))
+        self.metrics.response(
+            "dns://", zone, rcode, "", wire.qtype_name(q.qtype), time.perf_counter() - start
+        )
+        if any(b.cfg.log for b in self.blocks):
+            self._write_log(q, proto, addr, out, start, rcode)
+
+    def _write_log(
+        self, q: wire.Query, proto: str, addr: tuple[str, int], out: bytes, start: float, rcode: str
+    ) -> None:
+        self.querylog.write(
+            log_line(
+                addr,
+                q.id,
+                wire.qtype_name(q.qtype),
+                wire.qclass_name(q.qclass),
+                q.qname,
+                proto,
+                q.size,
+                bool(q.edns and q.edns.do),
+                q.edns.udp_size if q.edns else 512,
+                rcode,
+                out,
+                time.perf_counter() - start,
+            )
+        )
+
+    def invalidate(self, key: str | None) -> None:
+        """An index change: drop the cached answers that read this key (all of them for a new snapshot)."""
+        for b in self.blocks:
+            if b.cache is not None:
+                if key is None:
+                    b.cache.clear()
+                else:
+                    b.cache.invalidate_key(key)
