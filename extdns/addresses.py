@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@lru_cache(maxsize=65536)
 def parse_ip(text: str) -> IPAddress | None:
     """Parse an IP the way Go does: no zone ids, no surrounding spaces, no leading-zero octets."""
     if "%" in text or text.strip() != text:

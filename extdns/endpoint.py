@@ -55,10 +55,6 @@ class StrMap(Mapping[str, str]):
         """Return a copy with the given keys set."""
         return StrMap({**self._dict, **updates})
 
-    def without(self, *keys: str) -> StrMap:
-        """Return a copy without the given keys."""
-        return StrMap({key: value for key, value in self._items if key not in keys})
-
 
 def canonical_target(record_type: str, target: str) -> str:
     """Return the form in which a target is stored and compared.
@@ -106,8 +102,3 @@ class Endpoint:
     def with_labels(self, **labels: str) -> Endpoint:
         """Return a copy with the given labels set."""
         return replace(self, labels={**self.labels, **labels})
-
-    def __str__(self) -> str:
-        return (
-            f"{self.dns_name} {self.ttl} IN {self.record_type} {' '.join(self.targets)} {dict(self.labels)}"
-        )

@@ -8,6 +8,7 @@ from encodings import idna
 MAX_LABEL_LENGTH = 63
 MAX_NAME_LENGTH = 253
 REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
+_REVERSE_SUFFIXES = tuple("." + zone for zone in REVERSE_ZONES)
 
 _LABEL_CHARS = re.compile(r"[a-z0-9_-]+\Z")
 _KEY_LABEL_CHARS = re.compile(r"[!-~]+\Z")
@@ -78,4 +79,4 @@ def name_problem(name: str) -> str | None:
 
 def is_reverse_name(name: str) -> bool:
     """Tell whether a name lies in a reverse-DNS zone (in-addr.arpa or ip6.arpa)."""
-    return any(name == zone or name.endswith("." + zone) for zone in REVERSE_ZONES)
+    return name in REVERSE_ZONES or name.endswith(_REVERSE_SUFFIXES)

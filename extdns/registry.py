@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ RECORD_TYPE_TEMPLATE = "%{record_type}"
 TYPED_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NAPTR", "NS", "PTR", "SRV", "TXT")
 # The old format (one untyped TXT at the record's own name) never covered AAAA.
 OLD_FORMAT = ""
+_DOT = re.compile(r"\.")
 
 
 def format_labels(labels: Mapping[str, str]) -> str:
@@ -96,13 +98,14 @@ class TxtMapper:
         if not txt_name.startswith(head):
             return ()
         body = txt_name[len(head) :]
-        first_end = body.find(".")
-        for end in range(1, (len(body) if first_end < 0 else first_end) + 1):
-            after = body[end:]
-            remainder = after[len(tail) :]
-            if not after.startswith(tail) or (remainder and not remainder.startswith(".")):
+        # The first label ends where the tail does, right before a dot or the end of the name.
+        for stop in [match.start() for match in _DOT.finditer(body)] + [len(body)]:
+            end = stop - len(tail)
+            if end >= 1 and "." in body[:end]:
+                break
+            if end < 1 or body[end:stop] != tail:
                 continue
-            first = body[:end]
+            first, remainder = body[:end], body[stop:]
             candidates = [first + remainder]
             if self.wildcard_replacement and first == self.wildcard_replacement:
                 candidates.append("*" + remainder)

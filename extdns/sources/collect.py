@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from extdns.endpoint import Endpoint
 from extdns.sources.cluster import Cluster
@@ -13,7 +14,7 @@ from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
 from extdns.sources.records import ObjectResult
 from extdns.sources.service import SERVICE_KIND, service_endpoints
 
-__all__ = ["KIND_OF_SOURCE", "endpoints_for", "endpoints_for_object"]
+__all__ = ["KIND_OF_SOURCE", "Collected", "collect", "endpoints_for", "endpoints_for_object"]
 
 KIND_OF_SOURCE = {"service": SERVICE_KIND, "ingress": INGRESS_KIND}
 # What can go wrong reading a malformed dict; anything else is a bug and propagates.
@@ -39,15 +40,23 @@ def endpoints_for_object(kind: str, obj: KubeObject, cluster: Cluster, cfg: Sour
         return ObjectResult(rejections=[Rejection(ref, f"malformed object: {type(exc).__name__}: {exc}")])
 
 
-def endpoints_for(
-    cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES
-) -> tuple[list[Endpoint], list[Rejection]]:
-    """Desired endpoints of every selected object: merged within each source, exact repeats dropped."""
+@dataclass(frozen=True)
+class Collected:
+    """Desired endpoints of every selected object, the rejections, and which names each object claims."""
+
+    endpoints: list[Endpoint]
+    rejections: list[Rejection]
+    claims: dict[ObjectRef, frozenset[str]]
+
+
+def collect(cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES) -> Collected:
+    """Run the sources over every object: merged within each source, exact repeats dropped."""
     unknown = [source for source in sources if source not in KIND_OF_SOURCE]
     if unknown:
         raise ValueError(f"--source: unknown source {unknown[0]!r} (one of {', '.join(SOURCES)})")
     endpoints: list[Endpoint] = []
     rejections: list[Rejection] = []
+    claims: dict[ObjectRef, frozenset[str]] = {}
     for source in dict.fromkeys(sources):
         kind = KIND_OF_SOURCE[source]
         claimed: list[Endpoint] = []
@@ -55,5 +64,14 @@ def endpoints_for(
             result = endpoints_for_object(kind, obj, cluster, cfg)
             claimed += result.endpoints
             rejections += result.rejections
+            claims[ObjectRef.of(kind, obj)] = frozenset(e.dns_name for e in result.endpoints)
         endpoints += merge_endpoints(claimed)
-    return dedupe_endpoints(endpoints), rejections
+    return Collected(dedupe_endpoints(endpoints), rejections, claims)
+
+
+def endpoints_for(
+    cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES
+) -> tuple[list[Endpoint], list[Rejection]]:
+    """Desired endpoints of every selected object (see `collect`), and the rejections."""
+    found = collect(cluster, cfg, sources)
+    return found.endpoints, found.rejections

@@ -18,12 +18,12 @@ def ep(
     owner: str | None = None,
     resource: str = "",
     ttl: int = 0,
-    **props: str,
+    props: dict[str, str] | None = None,
 ) -> Endpoint:
     labels = {"resource": resource} if resource else {}
     if owner is not None:
         labels["owner"] = owner
-    return Endpoint(name, rtype, targets, ttl, labels=labels, provider_specific=props)
+    return Endpoint(name, rtype, targets, ttl, labels=labels, provider_specific=props or {})
 
 
 def plan(current: list[Endpoint], desired: list[Endpoint], **kwargs: object) -> Changes:
@@ -51,15 +51,23 @@ def test_nothing_to_do_when_current_matches() -> None:
         (ep("a.org", "A", "1.1.1.1", owner=ME, ttl=30), ep("a.org", "A", "1.1.1.1", ttl=60), True),
         (ep("a.org", "AAAA", "2001:db8::1", owner=ME), ep("a.org", "AAAA", "2001:DB8:0::1"), False),
         (ep("a.org", "CNAME", "x.org", owner=ME), ep("a.org", "CNAME", "X.org."), False),
-        (ep("a.org", "A", "1.1.1.1", owner=ME), ep("a.org", "A", "1.1.1.1", **{"coredns/group": "g"}), True),
-        (ep("a.org", "A", "1.1.1.1", owner=ME, **{"coredns/group": "g"}), ep("a.org", "A", "1.1.1.1"), True),
+        (
+            ep("a.org", "A", "1.1.1.1", owner=ME),
+            ep("a.org", "A", "1.1.1.1", props={"coredns/group": "g"}),
+            True,
+        ),
+        (
+            ep("a.org", "A", "1.1.1.1", owner=ME, props={"coredns/group": "g"}),
+            ep("a.org", "A", "1.1.1.1"),
+            True,
+        ),
         (
             ep("a.org", "A", "1.1.1.1", owner=ME, resource="s/a/b"),
             ep("a.org", "A", "1.1.1.1", resource="s/a/c"),
             True,
         ),
         (
-            ep("a.org", "A", "1.1.1.1", owner=ME, **{"txt/force-update": "true"}),
+            ep("a.org", "A", "1.1.1.1", owner=ME, props={"txt/force-update": "true"}),
             ep("a.org", "A", "1.1.1.1"),
             True,
         ),

@@ -63,8 +63,8 @@ def test_prefix_and_suffix_are_mutually_exclusive() -> None:
 def test_format_labels_quotes_and_sorts() -> None:
     text = format_labels({"resource": "ingress/default/my-ingress", "owner": "default"})
     assert (
-        text
-        == '"heritage=external-dns,external-dns/owner=default,external-dns/resource=ingress/default/my-ingress"'
+        text == '"heritage=external-dns,external-dns/owner=default,'
+        'external-dns/resource=ingress/default/my-ingress"'
     )
     assert parse_labels(text) == {"owner": "default", "resource": "ingress/default/my-ingress"}
 

@@ -61,7 +61,7 @@ class World:
 
 @st.composite
 def worlds(draw: st.DrawFn) -> World:
-    """ExternalDNS-style data (random suffixes; new, old and merged ownership) plus foreign and manual data."""
+    """ExternalDNS-style data (random suffixes; new, old, merged ownership) plus foreign and manual data."""
     world = World()
     for name in NAMES:
         kind = draw(st.sampled_from(KINDS))

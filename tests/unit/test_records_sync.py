@@ -27,8 +27,10 @@ def txt_value(owner: str = "default", resource: str = FOO) -> bytes:
     return value(text=heritage(owner, resource), targetstrip=1)
 
 
-def a(name: str, *targets: str, ttl: int = 0, resource: str = FOO, **props: str) -> Endpoint:
-    return Endpoint(name, "A", targets, ttl, labels={"resource": resource}, provider_specific=props)
+def a(
+    name: str, *targets: str, ttl: int = 0, resource: str = FOO, props: dict[str, str] | None = None
+) -> Endpoint:
+    return Endpoint(name, "A", targets, ttl, labels={"resource": resource}, provider_specific=props or {})
 
 
 def run(store: MemoryStore, desired: list[Endpoint], cfg: SyncConfig = CFG, **kwargs: object) -> SyncResult:
@@ -110,7 +112,7 @@ def test_unconfigured_ttl_keeps_the_stored_ttl() -> None:
 def test_group_change_triggers_an_update() -> None:
     store = MemoryStore()
     run(store, [a("foo.example.org", "1.1.1.1")])
-    desired = [a("foo.example.org", "1.1.1.1", **{"coredns/group": "g1"})]
+    desired = [a("foo.example.org", "1.1.1.1", props={"coredns/group": "g1"})]
     (op,) = run(store, desired).ops
     assert list(op.puts.values()) == [b'{"host":"1.1.1.1","targetstrip":1,"group":"g1"}']
     assert converged(store, desired)
@@ -324,7 +326,7 @@ def test_a_and_aaaa_beat_cname_on_the_same_name() -> None:
     ]
     run(store, desired)
     keys = sorted(store.values())
-    assert not any("cname" in key or "lb.example.net".encode() in store.values()[key] for key in keys)
+    assert not any("cname" in key or b"lb.example.net" in store.values()[key] for key in keys)
     assert converged(store, desired)
 
 
