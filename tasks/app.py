@@ -6,12 +6,15 @@ import os
 
 from celery import Celery
 
+from tasks.settings import Settings
+
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
 
 def make_app() -> Celery:
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
-    app = Celery("extdns", include=["tasks.ops"])
+    app = Celery("extdns", include=["tasks.ops", "tasks.jobs"])
+    interval = Settings().interval
     app.conf.update(
         broker_url=broker,
         result_backend=os.environ.get("CELERY_RESULT_BACKEND", broker),
@@ -29,6 +32,10 @@ def make_app() -> Celery:
         broker_transport_options={"visibility_timeout": 300},
         worker_hijack_root_logger=False,
         timezone="UTC",
+        # The safety net: a full resync every --interval; a tick that waits longer than that is dropped.
+        beat_schedule={
+            "resync": {"task": "extdns.resync", "schedule": interval, "options": {"expires": interval}},
+        },
     )
     return app
 

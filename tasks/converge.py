@@ -40,13 +40,13 @@ def report_rejected(rejected: Iterable[Rejected]) -> None:
 
 
 def _plan(
-    store: EtcdStore, cfg: SyncConfig, desired: DesiredFn, names: frozenset[str] | None
+    store: EtcdStore, cfg: SyncConfig, desired: Sequence[Endpoint], names: frozenset[str] | None
 ) -> tuple[SyncResult, int]:
     if names is None:
         kvs, revision = store.read_prefix()
     else:
         kvs, revision = store.read_keys(name_keys(names, cfg))
-    result = sync(kvs, desired(names), cfg, names)
+    result = sync(kvs, desired, cfg, names)
     for op in result.ops:
         for line in op.log_lines:
             log.info(line)
@@ -63,16 +63,19 @@ def converge(
     *,
     dry_run: bool = False,
     rounds: int = 5,
+    first: Sequence[Endpoint] | None = None,
 ) -> Outcome:
     """Make etcd hold the desired records for `names` (all names when None).
 
     A name whose transaction fails its conditions is re-read from etcd, its desired endpoints are
     read again, and it is re-planned, up to `rounds` times: a writer with an older view never wins.
+    `first`, when given, is the desired state already read for the first round.
     """
     out = Outcome()
     scope = names
     for attempt in range(1, rounds + 1):
-        result, revision = _plan(store, cfg, desired, scope)
+        wanted = first if attempt == 1 and first is not None else desired(scope)
+        result, revision = _plan(store, cfg, wanted, scope)
         out.rounds = attempt
         if attempt == 1:
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)

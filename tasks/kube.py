@@ -140,5 +140,8 @@ class Kube:
         finally:
             resp.release_conn()
 
-    def create_event(self, namespace: str, body: KubeObject) -> None:
-        self._call("POST", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events", body=body)
+    def request(self, method: str, path: str, body: KubeObject | None = None) -> KubeObject:
+        """Any JSON request by API path (leases, events, status patches)."""
+        resp = self._call(method, path, body=body)
+        out: KubeObject = json.loads(resp.data or b"{}")
+        return out

@@ -1,0 +1,429 @@
+"""The watch emitter: list+watch what DNS names depend on; queue one small JSON message per changed object.
+
+Exactly one emitter publishes: the holder of a coordination.k8s.io/v1 Lease. Messages are hints
+(`{kind, namespace, name, uid, resourceVersion, type, seen}`); a worker re-reads the object. An
+object that already has a message waiting is not queued again (coalescing through Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from extdns.sources import ObjectRef
+from tasks import metrics, opshttp
+from tasks.app import app
+from tasks.jobs import backend_of
+from tasks.kube import Kube, KubeObject
+from tasks.logs import log
+from tasks.runtime import Runtime
+from tasks.sync import Message
+from tasks.world import kinds_for, ref_key
+
+WATCH_TIMEOUT = 60  # seconds a watch request lasts; also how long a stepped-down watcher may linger
+
+
+# ---------------------------------------------------------------- leader election
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(stamp: str) -> float:
+    return datetime.strptime(stamp.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+@dataclass
+class Lease:
+    """Leader election on a coordination.k8s.io/v1 Lease, with optimistic concurrency on resourceVersion."""
+
+    kube: Kube
+    namespace: str
+    name: str
+    duration: float
+    identity: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    )
+
+    @property
+    def path(self) -> str:
+        return f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
+
+    def _body(self, rv: str = "", transitions: int = 0, acquire: str = "") -> KubeObject:
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
+        if rv:
+            meta["resourceVersion"] = rv
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": meta,
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": max(1, int(self.duration)),
+                "acquireTime": acquire or _now(),
+                "renewTime": _now(),
+                "leaseTransitions": transitions,
+            },
+        }
+
+    def try_acquire(self) -> bool:
+        """Take or renew the lease; False when someone else holds an unexpired one or a race was lost."""
+        try:
+            current = self.kube.request("GET", f"{self.path}/{self.name}")
+        except ApiException as e:
+            if e.status != 404:
+                raise
+            try:
+                self.kube.request("POST", self.path, self._body())
+                return True
+            except ApiException as conflict:
+                if conflict.status == 409:
+                    return False
+                raise
+        spec = current.get("spec") or {}
+        holder = spec.get("holderIdentity", "")
+        renewed = spec.get("renewTime") or spec.get("acquireTime")
+        expired = not renewed or _parse(renewed) + float(spec.get("leaseDurationSeconds", 0)) < time.time()
+        if holder and holder != self.identity and not expired:
+            return False
+        ours = holder == self.identity
+        body = self._body(
+            current["metadata"]["resourceVersion"],
+            int(spec.get("leaseTransitions", 0)) + (0 if ours else 1),
+            spec.get("acquireTime", "") if ours else "",
+        )
+        try:
+            self.kube.request("PUT", f"{self.path}/{self.name}", body)
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        return True
+
+    def release(self) -> None:
+        """Give the lease up so a standby takes over at once."""
+        try:
+            current = self.kube.request("GET", f"{self.path}/{self.name}")
+            if (current.get("spec") or {}).get("holderIdentity") == self.identity:
+                current["spec"]["holderIdentity"] = ""
+                current["spec"]["leaseDurationSeconds"] = 1
+                self.kube.request("PUT", f"{self.path}/{self.name}", current)
+        except (ApiException, OSError) as e:
+            log.warning("could not release the lease", error=str(e).splitlines()[0])
+
+
+# ---------------------------------------------------------------- mapping events to objects
+
+
+def _meta(obj: KubeObject) -> tuple[str, str, str]:
+    m = obj.get("metadata") or {}
+    return m.get("namespace", ""), m.get("name", ""), m.get("uid", "")
+
+
+@dataclass
+class ServiceIndex:
+    """What the emitter remembers of Services to map Pod, EndpointSlice and Node events back to them."""
+
+    selectors: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    node_dependent: set[tuple[str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update(self, svc: KubeObject, deleted: bool) -> None:
+        ns, name, _ = _meta(svc)
+        spec = svc.get("spec") or {}
+        annotations = (svc.get("metadata") or {}).get("annotations") or {}
+        with self.lock:
+            key = (ns, name)
+            self.selectors.pop(key, None)
+            self.node_dependent.discard(key)
+            if deleted:
+                return
+            if spec.get("clusterIP") == "None" or spec.get("type") == "NodePort":
+                self.selectors[key] = dict(spec.get("selector") or {})
+            if spec.get("type") == "NodePort" or any(k.endswith("/endpoints-type") for k in annotations):
+                self.node_dependent.add(key)
+
+    def services_of_pod(self, pod: KubeObject) -> list[tuple[str, str]]:
+        ns, _, _ = _meta(pod)
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        with self.lock:
+            return [
+                key
+                for key, sel in self.selectors.items()
+                if key[0] == ns and sel and sel.items() <= labels.items()
+            ]
+
+    def services_of_nodes(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return sorted(self.node_dependent)
+
+
+def affected(kind: str, obj: KubeObject, services: ServiceIndex) -> list[ObjectRef]:
+    """The Services/Ingresses whose records an event on this object may change."""
+    ns, name, uid = _meta(obj)
+    if kind in ("Service", "Ingress"):
+        return [ObjectRef(kind, ns, name, uid)]
+    if kind == "EndpointSlice":
+        svc = ((obj.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name")
+        return [ObjectRef("Service", ns, svc)] if svc else []
+    if kind == "Pod":
+        return [ObjectRef("Service", n, s) for n, s in services.services_of_pod(obj)]
+    if kind == "Node":
+        return [ObjectRef("Service", n, s) for n, s in services.services_of_nodes()]
+    return []
+
+
+# ---------------------------------------------------------------- watching
+
+
+class Backoff:
+    """Exponential backoff with jitter, reset on success."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
+        self.base, self.cap, self.n = base, cap, 0
+
+    def next(self) -> float:
+        delay: float = min(self.cap, self.base * 2**self.n) * random.uniform(0.5, 1.0)
+        self.n += 1
+        return delay
+
+    def reset(self) -> None:
+        self.n = 0
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old (410): relist."""
+
+
+def watch_events(kube: Kube, kind: str, rv: str) -> Iterator[tuple[str, KubeObject]]:
+    for event in kube.watch(kind, rv, WATCH_TIMEOUT):
+        etype, obj = event.get("type", ""), event.get("object") or {}
+        if etype == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone(obj.get("message", "410 Gone"))
+            raise ApiException(status=int(obj.get("code") or 500), reason=obj.get("message", "watch error"))
+        yield etype, obj
+
+
+@dataclass
+class Watcher:
+    """List then watch one kind; relist on 410 Gone; reconnect with backoff; never exits until stopped."""
+
+    kube: Kube
+    kind: str
+    namespace: str
+    emit: Callable[[str, str, KubeObject], None]  # (kind, event type, object)
+    stop: threading.Event
+    versions: dict[str, str] = field(default_factory=dict)  # object key -> resourceVersion
+
+    def _relist(self, first: bool) -> str:
+        items, rv = self.kube.list(self.kind, "" if self.kind == "Node" else self.namespace)
+        seen: dict[str, str] = {}
+        for obj in items:
+            ns, name, _ = _meta(obj)
+            key = f"{ns}/{name}"
+            seen[key] = (obj.get("metadata") or {}).get("resourceVersion", "")
+            if first:
+                self.emit(self.kind, "SYNC", obj)  # warm caches; not published (the resync covers start-up)
+            elif self.versions.get(key) != seen[key]:
+                self.emit(self.kind, "MODIFIED", obj)
+        if not first:
+            for key in set(self.versions) - set(seen):
+                ns, _, name = key.partition("/")
+                self.emit(
+                    self.kind, "DELETED", {"kind": self.kind, "metadata": {"namespace": ns, "name": name}}
+                )
+        self.versions = seen
+        return rv
+
+    def run(self) -> None:
+        backoff = Backoff()
+        rv, first, failing = "", True, False
+        while not self.stop.is_set():
+            try:
+                if not rv:
+                    rv = self._relist(first)
+                    first = False
+                for etype, obj in watch_events(self.kube, self.kind, rv):
+                    rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
+                    if etype != "BOOKMARK":
+                        ns, name, _ = _meta(obj)
+                        if etype == "DELETED":
+                            self.versions.pop(f"{ns}/{name}", None)
+                        else:
+                            self.versions[f"{ns}/{name}"] = rv
+                        self.emit(self.kind, etype, obj)
+                    if self.stop.is_set():
+                        return
+                if failing:
+                    log.info(f"watch of {self.kind} recovered")
+                    failing = False
+                backoff.reset()
+            except Gone:
+                metrics.watch_restarts.labels(kind=self.kind, reason="gone").inc()
+                log.info(f"watch of {self.kind}: resourceVersion too old, relisting")
+                rv = ""
+            except Exception as exc:
+                backend = backend_of(exc) or "kubernetes"
+                metrics.watch_restarts.labels(kind=self.kind, reason="error").inc()
+                metrics.backend_errors.labels(backend=backend).inc()
+                if not failing:
+                    log.warning(
+                        f"watch of {self.kind} failed, retrying", error=str(exc).splitlines()[0][:200]
+                    )
+                    failing = True
+                if isinstance(exc, ApiException) and exc.status == 410:
+                    rv = ""
+                self.stop.wait(backoff.next())
+
+
+# ---------------------------------------------------------------- publishing
+
+
+@dataclass
+class Publisher:
+    """Batches messages (a few ms or N objects), coalesces per object in Redis, publishes; retries Redis."""
+
+    rt: Runtime
+    stop: threading.Event
+    q: queue.Queue[Message] = field(default_factory=queue.Queue)
+
+    def _batch(self) -> list[Message]:
+        try:
+            first = self.q.get(timeout=0.5)
+        except queue.Empty:
+            return []
+        batch = {ref_key(first.ref): first}
+        deadline = time.monotonic() + self.rt.settings.emitter_batch_linger
+        while len(batch) < self.rt.settings.emitter_batch_size:
+            try:
+                m = self.q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            batch.setdefault(ref_key(m.ref), m)
+        return list(batch.values())
+
+    def run(self) -> None:
+        backoff = Backoff()
+        pending: list[Message] = []
+        failing = False
+        while not self.stop.is_set() or pending:
+            if not pending:
+                pending = self._batch()
+                if not pending:
+                    continue
+            try:
+                fresh = self.rt.claims.mark_pending([ref_key(m.ref) for m in pending])
+                send = [m for m, new in zip(pending, fresh, strict=True) if new]
+                for m in pending:
+                    kind = m.ref.kind
+                    (metrics.events_enqueued if m in send else metrics.events_coalesced).labels(
+                        kind=kind
+                    ).inc()
+                if send:
+                    app.send_task("extdns.reconcile", args=[[m.dump() for m in send]])
+                pending = []
+                backoff.reset()
+                if failing:
+                    log.info("redis reachable again, publishing")
+                    failing = False
+            except Exception as exc:
+                metrics.backend_errors.labels(backend="redis").inc()
+                if not failing:
+                    log.warning("redis unavailable, holding messages", error=str(exc).splitlines()[0][:200])
+                    failing = True
+                if self.stop.wait(backoff.next()):
+                    return
+
+
+# ---------------------------------------------------------------- the process
+
+
+def run(rt: Runtime) -> int:
+    """Stand by until this process holds the lease, then watch and publish; step down when it is lost."""
+    s = rt.settings
+    opshttp.serve(s.metrics_address)
+    lease = Lease(rt.kube, s.leader_election_namespace, s.leader_election_lease, s.leader_election_duration)
+    shutdown = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("Received SIGTERM. Terminating...")
+        shutdown.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("emitter started", identity=lease.identity, lease=f"{lease.namespace}/{lease.name}")
+    renew = max(0.5, s.leader_election_duration / 3)
+    while not shutdown.is_set():
+        try:
+            leading = lease.try_acquire()
+        except Exception as exc:
+            metrics.backend_errors.labels(backend="kubernetes").inc()
+            log.warning("lease unavailable, retrying", error=str(exc).splitlines()[0][:200])
+            leading = False
+        if leading:
+            lead(rt, lease, renew, shutdown)
+        else:
+            shutdown.wait(renew)
+    return 0
+
+
+def lead(rt: Runtime, lease: Lease, renew: float, shutdown: threading.Event) -> None:
+    """Watch and publish while the lease is ours."""
+    log.info("became the leader; watching", identity=lease.identity)
+    metrics.leader.set(1)
+    stop = threading.Event()
+    services = ServiceIndex()
+    publisher = Publisher(rt, stop)
+
+    def emit(kind: str, etype: str, obj: KubeObject) -> None:
+        metrics.events_seen.labels(kind=kind, type=etype).inc()
+        if kind == "Service":
+            services.update(obj, etype == "DELETED")
+        if etype == "SYNC":
+            return
+        seen = time.time()
+        rv = (obj.get("metadata") or {}).get("resourceVersion", "")
+        for ref in affected(kind, obj, services):
+            publisher.q.put(Message(ref, seen, rv if ref.kind == kind else "", etype))
+
+    threads = [threading.Thread(target=publisher.run, name="publisher", daemon=True)]
+    for kind in kinds_for(rt.sources):
+        w = Watcher(rt.kube, kind, rt.settings.namespace, emit, stop)
+        threads.append(threading.Thread(target=w.run, name=f"watch-{kind}", daemon=True))
+    for t in threads:
+        t.start()
+    last_renewed = time.monotonic()
+    try:
+        while not shutdown.wait(renew):
+            try:
+                if not lease.try_acquire():
+                    log.warning("lost the lease; standing by")
+                    break
+                last_renewed = time.monotonic()
+            except Exception as exc:
+                log.warning("lease renewal failed", error=str(exc).splitlines()[0][:200])
+                if time.monotonic() - last_renewed > lease.duration:
+                    log.warning("lease expired while the API server was unreachable; standing by")
+                    break
+    finally:
+        stop.set()
+        metrics.leader.set(0)
+        for t in threads:
+            t.join(timeout=5)
+        if shutdown.is_set():
+            lease.release()

@@ -1,0 +1,37 @@
+"""The metrics address of a controller process: `/healthz` and `/metrics`, as ExternalDNS serves them."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path.startswith("/metrics"):
+            body, ctype = generate_latest(), CONTENT_TYPE_LATEST
+        elif self.path.startswith("/healthz"):
+            body, ctype = b"OK", "text/plain"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def serve(address: str) -> ThreadingHTTPServer | None:
+    """Serve on `host:port` (`:7979` = every interface) in a daemon thread; empty address = off."""
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), _Handler)
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

@@ -1,0 +1,69 @@
+"""Per-process resources, made on first use from the settings: Kubernetes, etcd, Redis, and the configs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import redis
+
+from extdns.sources import SourceConfig
+from extdns.syncconfig import SyncConfig
+from tasks import settings as settings_mod
+from tasks.claims import Claims
+from tasks.etcdconn import EtcdSettings, connect
+from tasks.etcdstore import EtcdStore
+from tasks.kube import Kube, api_client
+
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+
+@dataclass
+class Runtime:
+    """What a task or command needs; each client is created once per process, when first used."""
+
+    settings: settings_mod.Settings
+    redis_url: str = field(default_factory=lambda: os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER))
+
+    @cached_property
+    def sync_config(self) -> SyncConfig:
+        return self.settings.sync_config()
+
+    @cached_property
+    def source_config(self) -> SourceConfig:
+        return self.settings.source_config()
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.settings.source))
+
+    @cached_property
+    def kube(self) -> Kube:
+        s = self.settings
+        return Kube(api_client(s.kubeconfig, s.server), s.kube_api_request_timeout)
+
+    @cached_property
+    def store(self) -> EtcdStore:
+        return EtcdStore(connect(EtcdSettings.from_env()), self.sync_config.prefix)
+
+    @cached_property
+    def claims(self) -> Claims:
+        return Claims(redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5))
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime:
+    """This process's runtime, from `EXTERNAL_DNS_*` and `ETCD_*` env (Celery workers and beat)."""
+    global _current
+    if _current is None:
+        _current = Runtime(settings_mod.load())
+    return _current
+
+
+def install(runtime: Runtime) -> None:
+    """Use this runtime in this process (the `extdns` command, built from its flags)."""
+    global _current
+    _current = runtime

@@ -1,0 +1,204 @@
+"""Settings under ExternalDNS's flag and env names (`--txt-owner-id`, `EXTERNAL_DNS_TXT_OWNER_ID`)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from extdns.domainfilter import DomainFilter
+from extdns.plan import Policy
+from extdns.sources import SourceConfig, parse_go_duration
+from extdns.syncconfig import SyncConfig
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(ValueError):
+    """A bad setting; the message is one line naming it."""
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else parse_go_duration(text) / 1e9
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a duration such as 15s or 1m ({e})") from None
+
+
+class Settings(BaseSettings):
+    """Every flag; each also read from `EXTERNAL_DNS_<FLAG>` (dashes as underscores), as ExternalDNS does."""
+
+    model_config = SettingsConfigDict(env_prefix="EXTERNAL_DNS_", extra="ignore", frozen=True)
+
+    # general
+    source: StrList = Field(default_factory=lambda: ["service", "ingress"])
+    provider: Literal["coredns", "skydns"] = "coredns"
+    registry: Literal["txt"] = "txt"
+    policy: Policy | None = None
+    # kubernetes
+    kubeconfig: str = ""
+    server: str = ""
+    kube_api_request_timeout: float = 30.0
+    # scope and filters
+    namespace: str = ""
+    annotation_filter: str = ""
+    label_filter: str = ""
+    annotation_prefix: str = "external-dns.kubernetes.io/"
+    service_type_filter: StrList = Field(default_factory=list)
+    ingress_class: StrList = Field(default_factory=list)
+    domain_filter: StrList = Field(default_factory=list)
+    exclude_domains: StrList = Field(default_factory=list)
+    regex_domain_filter: str = ""
+    regex_domain_exclusion: str = ""
+    managed_record_types: StrList = Field(default_factory=lambda: ["A", "AAAA", "CNAME"])
+    # hostnames
+    fqdn_template: str = ""
+    combine_fqdn_annotation: bool = False
+    ignore_hostname_annotation: bool = False
+    ignore_ingress_tls_spec: bool = False
+    ignore_ingress_rules_spec: bool = False
+    publish_internal_services: bool = False
+    publish_host_ip: bool = False
+    always_publish_not_ready_addresses: bool = False
+    exclude_unschedulable: bool = True
+    min_ttl: float = 0.0
+    # registry
+    txt_owner_id: str = "default"
+    txt_prefix: str = ""
+    txt_suffix: str = ""
+    txt_wildcard_replacement: str = ""
+    # sync loop
+    interval: float = 15.0
+    once: bool = False
+    dry_run: bool = False
+    # coredns
+    coredns_prefix: str = "/skydns/"
+    coredns_strictly_owned: bool = False
+    # observability
+    metrics_address: str = ":7979"
+    log_level: Literal["panic", "debug", "info", "warning", "error", "fatal"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    # emitter
+    leader_election_namespace: str = "default"
+    leader_election_lease: str = "extdns-emitter"
+    leader_election_duration: float = 15.0
+    emitter_batch_linger: float = 0.005
+    emitter_batch_size: int = 256
+
+    @field_validator(
+        "source", "service_type_filter", "ingress_class", "domain_filter", "exclude_domains",
+        "managed_record_types", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in re.split(r"[\s,]+", value) if part]
+        return value
+
+    @field_validator(
+        "interval", "min_ttl", "kube_api_request_timeout", "leader_election_duration", mode="before"
+    )
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return _seconds(value)
+
+    # ---------------------------------------------------------------- derived configs
+
+    def sync_config(self) -> SyncConfig:
+        if self.policy is None:
+            raise SettingsError("--policy is required: sync, upsert-only or create-only")
+        if self.txt_prefix and self.txt_suffix:
+            raise SettingsError("--txt-prefix and --txt-suffix are mutually exclusive")
+        return SyncConfig(
+            owner_id=self.txt_owner_id,
+            prefix=self.coredns_prefix,
+            txt_prefix=self.txt_prefix,
+            txt_suffix=self.txt_suffix,
+            txt_wildcard_replacement=self.txt_wildcard_replacement,
+            policy=self.policy,
+            managed_record_types=frozenset(t.upper() for t in self.managed_record_types),
+            domain_filter=DomainFilter.from_flags(
+                self.domain_filter,
+                self.exclude_domains,
+                self.regex_domain_filter,
+                self.regex_domain_exclusion,
+            ),
+            strictly_owned=self.coredns_strictly_owned,
+        )
+
+    def source_config(self) -> SourceConfig:
+        unknown = sorted(set(self.source) - {"service", "ingress"})
+        if unknown:
+            raise SettingsError(f"--source: unsupported {', '.join(unknown)} (service, ingress)")
+        return SourceConfig(
+            namespace=self.namespace,
+            annotation_filter=self.annotation_filter,
+            label_filter=self.label_filter,
+            service_type_filter=tuple(self.service_type_filter),
+            ingress_class=tuple(self.ingress_class),
+            fqdn_templates=tuple(t for t in self.fqdn_template.split(",") if t.strip()),
+            combine_fqdn_annotation=self.combine_fqdn_annotation,
+            ignore_hostname_annotation=self.ignore_hostname_annotation,
+            publish_internal_services=self.publish_internal_services,
+            publish_host_ip=self.publish_host_ip,
+            always_publish_not_ready_addresses=self.always_publish_not_ready_addresses,
+            ignore_ingress_tls_spec=self.ignore_ingress_tls_spec,
+            ignore_ingress_rules_spec=self.ignore_ingress_rules_spec,
+            exclude_unschedulable=self.exclude_unschedulable,
+            min_ttl=int(self.min_ttl),
+            annotation_prefix=self.annotation_prefix,
+        )
+
+    def validate_all(self) -> Settings:
+        """Build every derived config once, so a bad combination fails at start-up."""
+        try:
+            self.sync_config()
+            self.source_config()
+        except SettingsError:
+            raise
+        except ValueError as e:
+            raise SettingsError(str(e).splitlines()[0]) from None
+        return self
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting; unset flags fall back to env, then the default."""
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        kwargs: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS}
+        if annotation is bool:
+            parser.add_argument(_flag(name), action=argparse.BooleanOptionalAction, **kwargs)
+        elif get_origin(annotation) is Annotated or get_origin(annotation) is list:
+            parser.add_argument(_flag(name), action="append", metavar="VALUE", **kwargs)
+        else:
+            choices = get_args(annotation) if get_origin(annotation) is Literal else None
+            parser.add_argument(_flag(name), metavar="VALUE", choices=choices, **kwargs)
+
+
+def load(args: argparse.Namespace | Mapping[str, Any] | None = None) -> Settings:
+    """Settings from parsed flags over `EXTERNAL_DNS_*` env over defaults; SettingsError names a bad one."""
+    given = dict(vars(args) if isinstance(args, argparse.Namespace) else (args or {}))
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if k in Settings.model_fields})
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        raise SettingsError(f"{_flag(name)}: {err['msg']} (got {err.get('input')!r})") from None
+    return settings.validate_all()
+
+
+def describe(settings: Settings, names: Sequence[str] = ()) -> str:
+    """The config line ExternalDNS logs first."""
+    data = settings.model_dump(include=set(names) or None)
+    return "config: " + repr(data)

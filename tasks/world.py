@@ -1,0 +1,102 @@
+"""Reading the cluster for the sources: everything (resync), or some objects and what they depend on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from extdns.sources import Cluster, ObjectRef, SourceConfig
+from extdns.sources.cluster import SERVICE_NAME_LABEL
+from tasks.kube import Kube, KubeObject
+
+SOURCE_KINDS = {"service": "Service", "ingress": "Ingress"}
+SERVICE_DEPENDENCIES = ("EndpointSlice", "Pod", "Node")
+
+
+def ref_key(ref: ObjectRef) -> str:
+    """`Kind/namespace/name`: how a reference is spelled in messages and in the claims index."""
+    return f"{ref.kind}/{ref.namespace}/{ref.name}"
+
+
+def parse_ref(key: str) -> ObjectRef:
+    kind, namespace, name = key.split("/", 2)
+    return ObjectRef(kind, namespace, name)
+
+
+def bare(ref: ObjectRef) -> ObjectRef:
+    """The reference without its uid, for use as a key."""
+    return ObjectRef(ref.kind, ref.namespace, ref.name)
+
+
+def kinds_for(sources: Iterable[str]) -> list[str]:
+    kinds = [SOURCE_KINDS[s] for s in sources]
+    if "Service" in kinds:
+        kinds += SERVICE_DEPENDENCIES
+    return kinds
+
+
+def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
+    """Every object the sources may read (in --namespace when set; Nodes are cluster-wide)."""
+    objects: list[KubeObject] = []
+    for kind in kinds_for(sources):
+        items, _ = kube.list(kind, "" if kind == "Node" else cfg.namespace)
+        objects += items
+    return Cluster.from_objects(objects)
+
+
+def _service_needs(kube: Kube, svc: KubeObject) -> tuple[list[KubeObject], bool]:
+    """The EndpointSlices and Pods a Service's records depend on, and whether it needs the Nodes."""
+    spec = svc.get("spec") or {}
+    meta = svc.get("metadata") or {}
+    ns, name = meta.get("namespace", ""), meta.get("name", "")
+    out: list[KubeObject] = []
+    stype = spec.get("type", "ClusterIP")
+    needs_nodes = stype == "NodePort" or any(
+        k.endswith("/endpoints-type") for k in meta.get("annotations") or {}
+    )
+    if spec.get("clusterIP") == "None" or needs_nodes:
+        slices, _ = kube.list("EndpointSlice", ns, f"{SERVICE_NAME_LABEL}={name}")
+        out += slices
+        pods = {
+            (ep.get("targetRef") or {}).get("name")
+            for s in slices
+            for ep in s.get("endpoints") or []
+            if (ep.get("targetRef") or {}).get("kind") == "Pod"
+        }
+        for pod in sorted(p for p in pods if p):
+            found = kube.get("Pod", ns, pod)
+            if found is not None:
+                found["kind"] = "Pod"
+                out.append(found)
+        selector = spec.get("selector") or {}
+        if stype == "NodePort" and spec.get("externalTrafficPolicy") == "Local" and selector:
+            matching, _ = kube.list("Pod", ns, ",".join(f"{k}={v}" for k, v in sorted(selector.items())))
+            out += matching
+    return out, needs_nodes
+
+
+def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], dict[ObjectRef, KubeObject]]:
+    """The named objects that still exist (by bare ref), plus the objects their records depend on."""
+    found: dict[ObjectRef, KubeObject] = {}
+    extra: list[KubeObject] = []
+    needs_nodes = False
+    for ref in sorted({bare(r) for r in refs}, key=ref_key):
+        obj = kube.get(ref.kind, ref.namespace, ref.name)
+        if obj is None:
+            continue
+        obj["kind"] = ref.kind
+        found[ref] = obj
+        if ref.kind == "Service":
+            deps, wants_nodes = _service_needs(kube, obj)
+            extra += deps
+            needs_nodes |= wants_nodes
+    if needs_nodes:
+        extra += kube.list("Node")[0]
+    return [*found.values(), *extra], found
+
+
+def snapshot(objects: Iterable[KubeObject]) -> Cluster:
+    """A Cluster of the objects, each (kind, namespace, name) once."""
+    unique = {
+        (o["kind"], (o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o for o in objects
+    }
+    return Cluster.from_objects(unique.values())
