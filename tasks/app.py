@@ -6,6 +6,7 @@ import os
 
 from celery import Celery
 
+from tasks import logs
 from tasks.settings import Settings
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -14,7 +15,10 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 def make_app() -> Celery:
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
     app = Celery("extdns", include=["tasks.ops", "tasks.jobs"])
-    interval = Settings().interval
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_format)
+    interval = settings.interval
+    visibility = float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "60"))
     app.conf.update(
         broker_url=broker,
         result_backend=os.environ.get("CELERY_RESULT_BACKEND", broker),
@@ -29,7 +33,13 @@ def make_app() -> Celery:
         task_ignore_result=True,
         result_expires=3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 300},
+        # An unacknowledged message (its worker died) is redelivered after this; tasks are idempotent.
+        # The sweep for such messages runs every `unacked_restore_interval` s (kombu's default is 100 s).
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            "unacked_restore_interval": min(5.0, visibility),
+            "unacked_restore_throttle": 1,
+        },
         worker_hijack_root_logger=False,
         timezone="UTC",
         # The safety net: a full resync every --interval; a tick that waits longer than that is dropped.
