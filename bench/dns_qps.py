@@ -1,6 +1,9 @@
-"""QPS and latency of this server vs CoreDNS v1.14.7 (etcd plugin), with and without cache, via dnsperf.
+"""QPS, latency and RSS of this server vs CoreDNS v1.14.7 (etcd plugin), with and without cache (dnsperf).
 
 Usage: python -m bench.dns_qps [--seconds 5] [--names 1000]
+       python -m bench.dns_qps --seconds 3 --names 100000   # the RSS goal: <= 150 MB with 100k records
+
+RSS is read after each dnsperf run; "peak" is the process's high-water mark (VmHWM) so far.
 """
 
 from __future__ import annotations
@@ -51,16 +54,37 @@ def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, float, str]:
     return qps, lat * 1000, lost.group(1) if lost else "?"
 
 
+def load(c: pyetcd.Etcd3Client, names: int) -> None:
+    """n{i}/a -> an IPv4 address for every name, n{i}/t -> a text for every tenth; in 128-put transactions."""
+    puts = []
+    for i in range(names):
+        puts.append((f"/skydns/org/bench/n{i}/a", {"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"}))
+        if i % 10 == 0:
+            puts.append((f"/skydns/org/bench/n{i}/t", {"text": f"txt {i}"}))
+    for at in range(0, len(puts), 128):
+        c.transaction([], [c.transactions.put(k, json.dumps(v)) for k, v in puts[at : at + 128]], [])
+
+
+def rss_mb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return tuple(int(status.split(f"{k}:")[1].split()[0]) // 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
 def wait_port(port: int) -> None:
     import dns.message
     import dns.query
 
-    for _ in range(150):
+    for _ in range(300):
         try:
-            dns.query.udp(dns.message.make_query("n0.bench.org", "A"), "127.0.0.1", port=port, timeout=0.3)
-            return
+            r = dns.query.udp(
+                dns.message.make_query("n0.bench.org", "A"), "127.0.0.1", port=port, timeout=0.3
+            )
+            if r.answer:  # not just up: the etcd snapshot is loaded
+                return
         except Exception:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     raise RuntimeError(f"no DNS server on {port}")
 
 
@@ -75,13 +99,7 @@ def main() -> int:
     try:
         u = urlsplit(url)
         c = pyetcd.client(host=u.hostname, port=u.port)
-        for i in range(args.names):
-            c.put(
-                f"/skydns/org/bench/n{i}/a",
-                json.dumps({"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"}),
-            )
-            if i % 10 == 0:
-                c.put(f"/skydns/org/bench/n{i}/t", json.dumps({"text": f"txt {i}"}))
+        load(c, args.names)
         c.close()
         cached = work / "cached.txt"
         cached.write_text("n1.bench.org A\n" * 10)
@@ -113,15 +131,20 @@ def main() -> int:
                 wait_port(port)
                 for label, qf in (("cached A" if cache else "one A", cached), ("mixed", mixed)):
                     qps, lat, lost = dnsperf(port, qf, args.seconds)
-                    rss = int(Path(f"/proc/{p.pid}/status").read_text().split("VmRSS:")[1].split()[0]) // 1024
-                    rows.append((name, "on" if cache else "off", label, qps, lat, lost, rss))
+                    rss, peak = rss_mb(p.pid)
+                    rows.append((name, "on" if cache else "off", label, qps, lat, lost, rss, peak))
                 p.terminate()
                 p.wait(10)
         print(
-            f"\n{'server':18} {'cache':5} {'queries':9} {'QPS':>10} {'avg ms':>8} {'lost':>6} {'RSS MB':>7}"
+            f"\n{args.names} names, {len(lines)} distinct mixed queries, "
+            f"dnsperf -c 4 -q 200 for {args.seconds} s per row"
+        )
+        print(
+            f"{'server':18} {'cache':5} {'queries':9} {'QPS':>10} {'avg ms':>8} {'lost':>6} "
+            f"{'RSS MB':>7} {'peak':>5}"
         )
         for r in rows:
-            print(f"{r[0]:18} {r[1]:5} {r[2]:9} {r[3]:10.0f} {r[4]:8.3f} {r[5]:>6} {r[6]:7}")
+            print(f"{r[0]:18} {r[1]:5} {r[2]:9} {r[3]:10.0f} {r[4]:8.3f} {r[5]:>6} {r[6]:7} {r[7]:5}")
         by = {(r[0], r[1], r[2]): r[3] for r in rows}
         for cache, label in (("on", "cached A"), ("on", "mixed"), ("off", "one A"), ("off", "mixed")):
             ours = by[("extdns dnsserver", cache, label)]

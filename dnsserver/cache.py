@@ -1,26 +1,58 @@
-"""Packed answers keyed by the query bytes after the ID, invalidated by the etcd keys they were built from."""
+"""Packed replies keyed by the query bytes after the ID, invalidated by the etcd keys they were built from.
+
+One class serves two layers: the `cache` plugin (entries expire after the capped TTL) and the
+engine's answer memo (entries never expire; they live until an etcd change touches what they read).
+"""
 
 from __future__ import annotations
 
+import math
+import struct
 import time
 from dataclasses import dataclass
 
 MIN_TTL = 5
+FOREVER = math.inf
+MEMO_CAPACITY = 50_000
+NO_SERIAL = -1
+SOA_TIMERS = struct.pack("!IIII", 7200, 1800, 86400, 30)  # what follows the serial in our SOA rdata
 
 
 @dataclass(slots=True)
 class CacheEntry:
-    """A packed reply (ID bytes included but replaced on use) and what it was built from."""
+    """A packed reply (ID replaced on use) for exactly one query, and what it was built from."""
 
+    query: bytes  # the query after its ID: a hit must match it byte for byte (letter case included)
     packed: bytes
     expires: float
     deps: tuple[str, ...]
     labels: tuple[str, ...]  # metric/log context chosen by the engine
     denial: bool
+    serial_at: int = NO_SERIAL  # offset of an SOA serial to refresh with the clock on every use
+
+    def reply(self, data: bytes) -> bytes:
+        """The stored reply with the ID of `data` (and the SOA serial of now, for a memo entry)."""
+        if self.serial_at == NO_SERIAL:
+            return data[:2] + self.packed[2:]
+        at = self.serial_at
+        serial = struct.pack("!I", int(time.time()) & 0xFFFFFFFF)
+        return data[:2] + self.packed[2:at] + serial + self.packed[at + 4 :]
+
+
+def serial_offset(packed: bytes, serial: int, has_opt: bool) -> int:
+    """Where the serial of a reply's last non-OPT record (an SOA) sits, or NO_SERIAL if it is not there."""
+    at = len(packed) - (11 if has_opt else 0) - 20
+    if at < 12 or packed[at : at + 20] != struct.pack("!I", serial & 0xFFFFFFFF) + SOA_TIMERS:
+        return NO_SERIAL
+    return at
 
 
 class AnswerCache:
-    """Dict of (proto, query[2:]) -> reply; a change under a key path drops every entry that read it."""
+    """(proto, lower-cased query[2:]) -> reply; a change under a key path drops every entry that read it.
+
+    The key folds letter case so that a resolver randomising case (0x20) replaces one entry per
+    question instead of filling the table; a hit still needs the exact query bytes.
+    """
 
     def __init__(self, capacity: int = 9984) -> None:
         self.capacity = capacity
@@ -31,16 +63,18 @@ class AnswerCache:
         return len(self.entries)
 
     def get(self, proto: str, data: bytes, now: float) -> CacheEntry | None:
-        e = self.entries.get((proto, data[2:]))
+        rest = data[2:]
+        key = (proto, rest.lower())
+        e = self.entries.get(key)
         if e is None:
             return None
         if e.expires <= now:
-            self._drop((proto, data[2:]))
+            self._drop(key)
             return None
-        return e
+        return e if e.query == rest else None
 
     def put(self, proto: str, data: bytes, entry: CacheEntry) -> None:
-        key = (proto, data[2:])
+        key = (proto, data[2:].lower())
         if key in self.entries:
             self._drop(key)
         while len(self.entries) >= self.capacity:
@@ -74,7 +108,3 @@ class AnswerCache:
     def clear(self) -> None:
         self.entries.clear()
         self.by_dep.clear()
-
-
-def monotonic() -> float:
-    return time.monotonic()

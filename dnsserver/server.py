@@ -1,4 +1,4 @@
-"""The query path for one port: cache fast path, zone dispatch to the etcd lookup, metrics and query log."""
+"""The query path for one port: cache and answer-memo fast paths, zone dispatch, lookup, metrics, log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dnslib import QTYPE, RCODE, RR
 
 from dnsserver import lookup, wire
-from dnsserver.cache import MIN_TTL, AnswerCache, CacheEntry
+from dnsserver.cache import FOREVER, MEMO_CAPACITY, MIN_TTL, NO_SERIAL, AnswerCache, CacheEntry, serial_offset
 from dnsserver.corefile import ServerBlock
 from dnsserver.lookup import Result, Zone, is_subdomain
 from dnsserver.ops import Metrics, QueryLog, log_line
@@ -51,10 +51,19 @@ def _longest(zones: tuple[str, ...], name: str) -> str | None:
 class Engine:
     """Answers raw queries for every server block on one port."""
 
-    def __init__(self, blocks: list[Block], metrics: Metrics, querylog: QueryLog | None = None) -> None:
+    def __init__(
+        self,
+        blocks: list[Block],
+        metrics: Metrics,
+        querylog: QueryLog | None = None,
+        memo_capacity: int = MEMO_CAPACITY,
+    ) -> None:
         self.blocks = blocks
         self.metrics = metrics
         self.querylog = querylog or QueryLog()
+        self.caches = [b.cache for b in blocks if b.cache is not None]
+        # Replies of blocks without `cache`: exact (no TTL capping), kept until an etcd change touches them.
+        self.memo = AnswerCache(memo_capacity)
 
     # ------------------------------------------------------------ dispatch
 
@@ -107,15 +116,17 @@ class Engine:
     def handle(self, data: bytes, proto: str, addr: tuple[str, int]) -> bytes | None:
         start = time.perf_counter()
         now = time.monotonic()
-        for b in self.blocks:  # fast path: the same query bytes were answered before
-            if b.cache is not None:
-                hit = b.cache.get(proto, data, now)
-                if hit is not None:
-                    out = data[:2] + hit.packed[2:]
-                    self._account(
-                        hit.labels, proto, addr, data, out, start, "cache", hit=True, denial=hit.denial
-                    )
-                    return out
+        for cache in self.caches:  # fast paths: the same query bytes were answered before
+            hit = cache.get(proto, data, now)
+            if hit is not None:
+                out = hit.reply(data)
+                self._account(hit.labels, proto, addr, data, out, start, "cache", hit=True, denial=hit.denial)
+                return out
+        hit = self.memo.get(proto, data, now)
+        if hit is not None:
+            out = hit.reply(data)
+            self._account(hit.labels, proto, addr, data, out, start, "etcd", hit=False, denial=hit.denial)
+            return out
         q = wire.decode(data)
         if q is None:
             return None
@@ -158,12 +169,34 @@ class Engine:
         denial = res.rcode == wire.NXDOMAIN or not res.answer
         if block.cache is not None:
             self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
-            tc = out[2] & 0x02
-            if ttl is not None and not tc:
-                deps_t = tuple(sorted(deps))
-                block.cache.put(proto, data, CacheEntry(out, time.monotonic() + ttl, deps_t, labels, denial))
+        if res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated and not out[2] & 0x02:
+            entry = CacheEntry(data[2:], out, FOREVER, tuple(sorted(deps)), labels, denial)
+            self._keep(block, res, q, proto, data, ttl, entry)
         self._account(labels, proto, addr, data, out, start, "etcd", hit=False, denial=denial, query=q)
         return out
+
+    def _keep(
+        self,
+        block: Block,
+        res: Result,
+        q: wire.Query,
+        proto: str,
+        data: bytes,
+        ttl: int | None,
+        entry: CacheEntry,
+    ) -> None:
+        """Store a reply: in the block's cache for the capped TTL, else in the memo until etcd changes it."""
+        if block.cache is not None:
+            if ttl is not None:
+                entry.expires = time.monotonic() + ttl
+                block.cache.put(proto, data, entry)
+            return
+        soa = [r for r in (*res.answer, *res.authority) if r.rtype == QTYPE.SOA]
+        if soa:
+            entry.serial_at = serial_offset(entry.packed, soa[-1].rdata.times[0], q.edns is not None)
+            if entry.serial_at == NO_SERIAL:
+                return  # the SOA is not where we can refresh its serial: do not memoise
+        self.memo.put(proto, data, entry)
 
     def _cap_ttl(self, block: Block, res: Result) -> int:
         """CoreDNS cache: every RR of the reply gets min(RR TTLs) clamped to [5, cap]; returns that TTL."""
@@ -250,10 +283,9 @@ class Engine:
         )
 
     def invalidate(self, key: str | None) -> None:
-        """An index change: drop the cached answers that read this key (all of them for a new snapshot)."""
-        for b in self.blocks:
-            if b.cache is not None:
-                if key is None:
-                    b.cache.clear()
-                else:
-                    b.cache.invalidate_key(key)
+        """An index change: drop cached and memoised answers that read this key (all, for a new snapshot)."""
+        for c in (*self.caches, self.memo):
+            if key is None:
+                c.clear()
+            else:
+                c.invalidate_key(key)

@@ -21,10 +21,26 @@ from extdns.skydns import normalize_prefix
 log = logging.getLogger("dnsserver.store")
 BACKOFF_MIN, BACKOFF_MAX = 0.2, 5.0
 RPC_TIMEOUT = 5.0
+PAGE = 5000  # keys per range read: one read of 100k records exceeds gRPC's 4 MiB message limit
 
 
 def _key(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
+
+
+def read_prefix(client: Any, prefix: str, page: int = PAGE) -> tuple[int, list[tuple[str, bytes]]]:
+    """Every key under prefix at one revision, read in pages: (revision, [(key, value)])."""
+    start = prefix.encode("utf-8", "surrogateescape")
+    end = pyetcd.utils.prefix_range_end(start)
+    rev: int | None = None
+    items: list[tuple[str, bytes]] = []
+    while True:
+        resp = client.get_range_response(start, end, limit=page, revision=rev)
+        rev = rev or int(resp.header.revision)
+        items.extend((_key(kv.key), bytes(kv.value)) for kv in resp.kvs)
+        if not resp.more or not resp.kvs:
+            return rev, items
+        start = bytes(resp.kvs[-1].key) + b"\0"
 
 
 class Store:
@@ -44,7 +60,8 @@ class Store:
         self.on_change = on_change  # key changed, or None for "everything" (a fresh snapshot)
         self.index = Index()
         self.loaded = False
-        self.revision = 0
+        self.revision = 0  # of the last change applied
+        self.snapshot_revision = 0  # of the last full read
         self.in_sync_since: float | None = None  # monotonic; None while the watch is broken
         self.broken_since: float | None = time.monotonic()
         self.label = f"{','.join(cfg.endpoints)}{self.prefix}"
@@ -100,9 +117,7 @@ class Store:
             try:
                 client = self._client()
                 self._broken.clear()
-                resp = client.get_prefix_response(self.prefix + "/")
-                rev = int(resp.header.revision)
-                items = [(_key(kv.key), bytes(kv.value)) for kv in resp.kvs]
+                rev, items = read_prefix(client, self.prefix + "/")
                 idx, bad = Index.build(items)
                 done = threading.Event()
                 self.loop.call_soon_threadsafe(self._swap, idx, bad, rev, done)
@@ -157,7 +172,7 @@ class Store:
         if bad:
             self.metrics.count("bad_values_skipped_total", self.label, len(bad))
         self.index = idx
-        self.revision = rev
+        self.revision = self.snapshot_revision = rev
         self.loaded = True
         self.broken_since = None
         self.in_sync_since = time.monotonic()
@@ -166,8 +181,8 @@ class Store:
 
     def _apply(self, events: list[tuple[str, bytes | None, int]]) -> None:
         for key, value, rev in events:
-            if rev <= self.revision:
-                continue  # a late event from a watch older than the current snapshot
+            if rev <= self.snapshot_revision or rev < self.revision:
+                continue  # a late event from an older watch; the keys of one transaction share a revision
             self.revision = rev
             if value is None:
                 self.index.delete(key)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dnslib import CLASS, EDNS0, QTYPE, RR, DNSBuffer, DNSError, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import CLASS, QTYPE, RR, DNSBuffer, DNSError, DNSRecord
+from dnslib.label import LDH
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 BADVERS = 16
 MIN_UDP = 512
 MAX_TCP = 65535
-OPT_LEN = 11  # an OPT RR without options
+T_OPT = 41
+_PLAIN = frozenset(LDH)  # label bytes dnslib prints as they are
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class Query:
     qtype: int
     qclass: int
     edns: Edns | None
-    question: DNSQuestion
+    labels: tuple[bytes, ...]  # of qname, as received
+    question: bytes  # the question section as it goes into the reply (name uncompressed, type, class)
     size: int  # bytes on the wire
 
 
@@ -50,13 +53,72 @@ def decode(data: bytes) -> Query | bytes | None:
     """A Query, an immediate error reply (FORMERR, NOTIMP, BADVERS) or None to drop the packet."""
     if len(data) < 12:
         return None
-    qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", data[:12])
+    data = bytes(data)
+    qid, flags, qd, an, ns, ar = struct.unpack_from("!HHHHHH", data)
     if flags & 0x8000:
         return None  # a response: never answer it
     if (flags >> 11) & 0xF != 0:
         return _header_reply(data, NOTIMP)
     if qd != 1 or an > 1 or ns > 1 or ar > 2:
         return _header_reply(data, FORMERR)
+    query = _plain(data, qid, flags, an + ns, ar) or _parsed(data, qid, flags)
+    if isinstance(query, Query) and query.edns is not None and query.edns.version != 0:
+        return encode(query, BADVERS, [], [], [], "udp", aa=False)
+    return query
+
+
+def _plain(data: bytes, qid: int, flags: int, an_ns: int, ar: int) -> Query | None:
+    """The common query, parsed without dnslib: printable labels, no records but an optional OPT."""
+    if an_ns:
+        return None
+    n = len(data)
+    pos = 12
+    labels: list[bytes] = []
+    while pos < n and 0 < data[pos] < 64:
+        label = data[pos + 1 : pos + 1 + data[pos]]
+        if len(label) != data[pos] or not _PLAIN.issuperset(label):
+            return None
+        labels.append(label)
+        pos += 1 + len(label)
+    end = pos + 5
+    if pos >= n or data[pos] != 0 or end > n or pos - 12 > 254:
+        return None
+    qtype, qclass = struct.unpack_from("!HH", data, pos + 1)
+    edns = None
+    if ar == 1:
+        if n < end + 11 or data[end] != 0:
+            return None
+        rtype, udp, ttl, rdlen = struct.unpack_from("!HHIH", data, end + 1)
+        if rtype != T_OPT or end + 11 + rdlen != n or not _options_ok(data[end + 11 :]):
+            return None
+        edns = Edns(udp_size=udp, do=bool(ttl & 0x8000), version=(ttl >> 16) & 0xFF)
+    elif ar or end != n:
+        return None
+    qname = ".".join(lab.decode() for lab in labels) + "."
+    return Query(
+        qid,
+        bool(flags & 0x0100),
+        bool(flags & 0x0010),
+        qname,
+        qtype,
+        qclass,
+        edns,
+        tuple(labels),
+        data[12:end],
+        n,
+    )
+
+
+def _options_ok(rdata: bytes) -> bool:
+    """EDNS options are (code, length, value) triples that fill the rdata exactly."""
+    at = 0
+    while at + 4 <= len(rdata):
+        at += 4 + int.from_bytes(rdata[at + 2 : at + 4], "big")
+    return at == len(rdata)
+
+
+def _parsed(data: bytes, qid: int, flags: int) -> Query | bytes:
+    """Any other query, through dnslib's parser."""
     try:
         rec = DNSRecord.parse(data)
     except (DNSError, ValueError, IndexError, struct.error, UnicodeError, TypeError, KeyError):
@@ -71,7 +133,12 @@ def decode(data: bytes) -> Query | bytes | None:
             return _header_reply(data, FORMERR)
         edns = Edns(udp_size=o.rclass, do=bool(o.ttl & 0x8000), version=(o.ttl >> 16) & 0xFF)
     q = rec.questions[0]
-    query = Query(
+    buf = DNSBuffer()
+    try:
+        q.pack(buf)
+    except DNSError:
+        return _header_reply(data, FORMERR)
+    return Query(
         id=qid,
         rd=bool(flags & 0x0100),
         cd=bool(flags & 0x0010),
@@ -79,12 +146,10 @@ def decode(data: bytes) -> Query | bytes | None:
         qtype=q.qtype,
         qclass=q.qclass,
         edns=edns,
-        question=q,
+        labels=tuple(bytes(lab) for lab in q.qname.label),
+        question=bytes(buf.data),
         size=len(data),
     )
-    if edns is not None and edns.version != 0:
-        return encode(query, BADVERS, [], [], [], "udp", aa=False)
-    return query
 
 
 def _name(label: object) -> str:
@@ -92,11 +157,12 @@ def _name(label: object) -> str:
     return s if s.endswith(".") else s + "."
 
 
-def _opt(query: Query, rcode: int) -> RR | None:
+def _opt(query: Query, rcode: int) -> bytes:
+    """Our OPT RR (no options): the query's UDP size (at least 512) and DO bit echoed, version 0."""
     if query.edns is None:
-        return None
-    size = max(MIN_UDP, query.edns.udp_size)
-    return EDNS0(udp_len=size, flags="do" if query.edns.do else "", version=0, ext_rcode=rcode >> 4)
+        return b""
+    ttl = (rcode >> 4) << 24 | (0x8000 if query.edns.do else 0)
+    return b"\x00" + struct.pack("!HHIH", T_OPT, max(MIN_UDP, query.edns.udp_size), ttl, 0)
 
 
 def budget(query: Query, proto: str) -> int:
@@ -118,43 +184,29 @@ def encode(
     aa: bool = True,
     tc: bool = False,
 ) -> bytes:
-    """Pack a reply; over budget keep RRs in section order while they fit, TC if any was dropped."""
-    header = DNSHeader(
-        id=query.id, qr=1, opcode=0, aa=int(aa), tc=int(tc), rd=int(query.rd), ra=0, rcode=rcode & 0xF
-    )
-    header.cd = int(query.cd)
-    opt = _opt(query, rcode)
-    extra = [*additional, opt] if opt is not None else list(additional)
-    msg = DNSRecord(header, questions=[query.question], rr=list(answer), auth=list(authority), ar=extra)
-    packed = bytes(msg.pack())
-    size = budget(query, proto)
-    if len(packed) <= size:
-        return packed
-    # miekg Truncate: the OPT is always kept, then RRs in section order while they fit.
-    limit = size - (OPT_LEN if opt is not None else 0)
-    buf = DNSBuffer()
-    header.pack(buf)
-    query.question.pack(buf)
-    kept = 0
-    rrs = [*answer, *authority, *additional]
-    for rr in rrs:
+    """Pack a reply; over budget keep RRs in section order while they fit (miekg Truncate), TC if dropped."""
+    buf = DNSBuffer(bytes(12) + query.question)
+    at = 12
+    for i, label in enumerate(query.labels):  # names in the records compress against the question
+        buf.names[query.labels[i:]] = at
+        at += 1 + len(label)
+    buf.offset = len(buf.data)
+    ends = []
+    for rr in (*answer, *authority, *additional):
         rr.pack(buf)
-        if buf.offset > limit:
-            break
-        kept += 1
+        ends.append(buf.offset)
+    opt = _opt(query, rcode)
+    kept = len(ends)
+    if buf.offset + len(opt) > budget(query, proto):
+        limit = budget(query, proto) - len(opt)
+        kept = sum(1 for e in ends if e <= limit)  # ends grow, so these are the leading records
+        tc = True
+    body = buf.data[12 : ends[kept - 1] if kept else 12 + len(query.question)]
     n_an = min(kept, len(answer))
     n_ns = min(kept - n_an, len(authority))
-    n_ar = kept - n_an - n_ns
-    header.tc = 1
-    msg = DNSRecord(
-        header,
-        questions=[query.question],
-        rr=list(answer[:n_an]),
-        auth=list(authority[:n_ns]),
-        ar=[*additional[:n_ar], *([opt] if opt is not None else [])],
-    )
-    out = bytes(msg.pack())
-    return out
+    n_ar = kept - n_an - n_ns + (1 if opt else 0)
+    flags = 0x8000 | aa << 10 | tc << 9 | query.rd << 8 | query.cd << 4 | rcode & 0xF
+    return struct.pack("!HHHHHH", query.id, flags, 1, n_an, n_ns, n_ar) + bytes(body) + opt
 
 
 def qtype_name(qtype: int) -> str:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# Dotted-quad IPv4 exactly as str(IPv4Address) prints it: parses as A and is its own canonical form.
+_CANONICAL_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}\Z")
 
 
 @lru_cache(maxsize=65536)
@@ -19,8 +23,15 @@ def parse_ip(text: str) -> IPAddress | None:
         return None
 
 
+def is_canonical_ipv4(text: str) -> bool:
+    """Tell, without parsing, whether text is an IPv4 address in the form str(IPv4Address) prints."""
+    return _CANONICAL_IPV4.match(text) is not None
+
+
 def address_type(text: str) -> str | None:
     """Return "A" for IPv4 (and IPv4-mapped IPv6), "AAAA" for other IPv6, None for anything else."""
+    if is_canonical_ipv4(text):
+        return "A"
     ip = parse_ip(text)
     if ip is None:
         return None
@@ -31,6 +42,8 @@ def address_type(text: str) -> str | None:
 
 def canonical_address(text: str) -> str:
     """Return the canonical text of an IP (IPv4-mapped IPv6 as dotted IPv4), or the input if it is no IP."""
+    if is_canonical_ipv4(text):
+        return text
     ip = parse_ip(text)
     if ip is None:
         return text

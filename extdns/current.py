@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from extdns.addresses import address_type
 from extdns.endpoint import (
     FORCE_UPDATE_PROPERTY,
     GROUP_PROPERTY,
     OWNER_LABEL,
+    NO_PROPERTIES,
     Endpoint,
     StrMap,
     canonical_target,
@@ -27,7 +29,7 @@ Owned = tuple[str, str]  # (record name, record type); type "" = old-format owne
 OLD_FORMAT_STANDIN = "A"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyValue:
     """One key as the etcd adapter read it."""
 
@@ -36,7 +38,7 @@ class KeyValue:
     mod_revision: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredRecord:
     """A decoded value at its key: which targets it serves and which records its registry text owns."""
 
@@ -87,9 +89,10 @@ def current_state(kvs: Iterable[KeyValue], cfg: SyncConfig) -> CurrentState:
     records: dict[str, list[StoredRecord]] = defaultdict(list)
     ownership: dict[Owned, list[StoredRecord]] = defaultdict(list)
     revisions: dict[str, int] = {}
-    for kv in sorted(kvs, key=lambda kv: kv.key):
+    services: dict[bytes, Service | DecodeError] = {}  # a value shared by many keys is decoded once
+    for kv in sorted(kvs, key=attrgetter("key")):
         revisions[kv.key] = kv.mod_revision
-        item = _read(kv, cfg)
+        item = _read(kv, cfg, services)
         if isinstance(item, Rejected):
             rejected.append(item)
         elif item is not None:
@@ -135,8 +138,10 @@ def current_state(kvs: Iterable[KeyValue], cfg: SyncConfig) -> CurrentState:
     )
 
 
-def _read(kv: KeyValue, cfg: SyncConfig) -> StoredRecord | Rejected | None:
-    """Decode one key; None when strictly-owned mode hides a value of another owner."""
+def _read(
+    kv: KeyValue, cfg: SyncConfig, services: dict[bytes, Service | DecodeError]
+) -> StoredRecord | Rejected | None:
+    """Decode one key (values memoised in `services`); None when strictly-owned mode hides another owner's."""
     path_name = key_to_name(kv.key, cfg.prefix)
     if path_name is None:
         return Rejected(kv.key, f"key is not under the prefix {cfg.prefix}/")
@@ -147,7 +152,9 @@ def _read(kv: KeyValue, cfg: SyncConfig) -> StoredRecord | Rejected | None:
         return Rejected(
             kv.key, f"key is not canonical; CoreDNS looks up {name_to_key(path_name, cfg.prefix)}"
         )
-    service = decode_service(kv.value)
+    service = services.get(kv.value)
+    if service is None:
+        service = services[kv.value] = decode_service(kv.value)
     if isinstance(service, DecodeError):
         return Rejected(kv.key, service.reason)
     labels = path_name.split(".")
@@ -217,7 +224,7 @@ def _endpoint(
     first = entries[0][1].service
     registry = _registry_for(name, rtype, ownership)
     labels = _labels(registry, (record.service.owner for _, record in entries), cfg.owner_id)
-    properties = {GROUP_PROPERTY: first.group} if first.group else {}
+    properties = StrMap({GROUP_PROPERTY: first.group}) if first.group else NO_PROPERTIES
     targets = tuple(slot.target for slot, _ in entries)
     endpoint = Endpoint(name, rtype, targets, first.ttl, labels=labels, provider_specific=properties)
     if endpoint.owner != cfg.owner_id or _is_canonical(endpoint, entries, registry, cfg):

@@ -74,7 +74,7 @@ def _check(endpoint: Endpoint, cfg: SyncConfig) -> Endpoint | str:
     problem = name_problem(txt_name)
     if problem is not None:
         return f"its ownership TXT record cannot be named: {problem}"
-    return replace(endpoint, dns_name=name)
+    return endpoint if name == endpoint.dns_name else replace(endpoint, dns_name=name)
 
 
 def _target_problem(record_type: str, target: str) -> str | None:

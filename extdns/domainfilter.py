@@ -43,6 +43,11 @@ class DomainFilter:
         object.__setattr__(self, "domains", _clean(self.domains))
         object.__setattr__(self, "exclusions", _clean(self.exclusions))
 
+    @property
+    def matches_all(self) -> bool:
+        """No filter is set, so every name is in scope."""
+        return not (self.domains or self.exclusions) and self.regex is None and self.regex_exclusion is None
+
     @classmethod
     def from_flags(
         cls,
@@ -61,6 +66,8 @@ class DomainFilter:
 
     def matches(self, name: str) -> bool:
         """Tell whether a DNS name is in scope."""
+        if self.matches_all:
+            return True
         name = name.strip().removesuffix(".").lower()
         if self.regex is not None or self.regex_exclusion is not None:
             if self.regex_exclusion is not None and self.regex_exclusion.search(name):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar, overload
 
 from extdns.addresses import canonical_address
 
@@ -19,6 +20,7 @@ FORCE_UPDATE_PROPERTY = "txt/force-update"
 RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "SRV", "MX", "NS", "PTR"})
 ADDRESS_TYPES = frozenset({"A", "AAAA"})
 DEFAULT_MANAGED_TYPES = frozenset({"A", "AAAA", "CNAME"})
+_T = TypeVar("_T")
 
 
 class StrMap(Mapping[str, str]):
@@ -33,6 +35,16 @@ class StrMap(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._dict[key]
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+    @overload
+    def get(self, key: str, /, default: str | _T) -> str | _T: ...
+    def get(self, key: str, /, default: object = None) -> object:
+        return self._dict.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict
 
     def __iter__(self) -> Iterator[str]:
         return (key for key, _ in self._items)
@@ -56,6 +68,14 @@ class StrMap(Mapping[str, str]):
         return StrMap({**self._dict, **updates})
 
 
+NO_PROPERTIES = StrMap()
+
+
+def as_strmap(mapping: Mapping[str, str]) -> StrMap:
+    """Return mapping as a StrMap, itself when it already is one (StrMaps are immutable)."""
+    return mapping if isinstance(mapping, StrMap) else StrMap(mapping)
+
+
 def canonical_target(record_type: str, target: str) -> str:
     """Return the form in which a target is stored and compared.
 
@@ -69,7 +89,7 @@ def canonical_target(record_type: str, target: str) -> str:
     return target.lower().removesuffix(".")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One record set. Targets are kept canonical, sorted and de-duplicated; ttl 0 means not configured."""
 
@@ -84,8 +104,8 @@ class Endpoint:
     def __post_init__(self) -> None:
         canonical = {canonical_target(self.record_type, target) for target in self.targets}
         object.__setattr__(self, "targets", tuple(sorted(canonical)))
-        object.__setattr__(self, "labels", StrMap(self.labels))
-        object.__setattr__(self, "provider_specific", StrMap(self.provider_specific))
+        object.__setattr__(self, "labels", as_strmap(self.labels))
+        object.__setattr__(self, "provider_specific", as_strmap(self.provider_specific))
 
     @property
     def owner(self) -> str:

@@ -10,7 +10,7 @@ from extdns.registry import format_labels
 from extdns.skydns import Service, name_to_key, target_suffix
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Slot:
     """One (record type, canonical target) that a stored value serves."""
 

@@ -12,6 +12,9 @@ _REVERSE_SUFFIXES = tuple("." + zone for zone in REVERSE_ZONES)
 
 _LABEL_CHARS = re.compile(r"[a-z0-9_-]+\Z")
 _KEY_LABEL_CHARS = re.compile(r"[!-~]+\Z")
+# Fast paths: names already in canonical form, so the label-by-label checks below cannot object.
+_CANONICAL_NAME = re.compile(r"(?:\*\.)?[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*\Z")
+_PLAIN_KEY_NAME = re.compile(r"[a-z0-9_*-]{1,63}(?:\.[a-z0-9_*-]{1,63})*\Z")
 
 
 class InvalidName(ValueError):
@@ -24,6 +27,12 @@ def normalize_name(text: str) -> str:
     Lower-cases, strips surrounding spaces and one trailing dot, converts IDN labels to punycode.
     Labels hold a-z, 0-9, '-' and '_' (SRV/TXT-style names); a leading '*' label is allowed.
     """
+    if len(text) <= MAX_NAME_LENGTH and _CANONICAL_NAME.match(text):
+        return text
+    return _normalize_name(text)
+
+
+def _normalize_name(text: str) -> str:
     name = text.strip().removesuffix(".")
     if not name:
         raise InvalidName(f"hostname {text!r} is empty")
@@ -62,6 +71,12 @@ def name_problem(name: str) -> str | None:
     More lenient than normalize_name (ExternalDNS writes labels such as ``a-*``), but CoreDNS only ever
     looks up lower-case ASCII names, so anything else could never be served.
     """
+    if len(name) <= MAX_NAME_LENGTH and _PLAIN_KEY_NAME.match(name):
+        return None
+    return _name_problem(name)
+
+
+def _name_problem(name: str) -> str | None:
     labels = name.split(".")
     if any(not label for label in labels):
         return f"name {name!r} has an empty label"

@@ -30,7 +30,7 @@ class NameOps:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Want:
     """A value that must exist: the target it serves, its value, its key if no existing key is reused."""
 

@@ -42,7 +42,7 @@ class Changes:
         return bool(self.create or self.update_new or self.delete)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     current: dict[str, Endpoint] = field(default_factory=dict)
     candidates: dict[str, list[Endpoint]] = field(default_factory=dict)
@@ -62,6 +62,8 @@ def candidate_order(endpoint: Endpoint) -> tuple[object, ...]:
 
 def _resolve(candidates: list[Endpoint], current: Endpoint | None) -> Endpoint:
     """Keep the current resource's candidate if it still claims the name, else the minimal one."""
+    if len(candidates) == 1:
+        return candidates[0]
     if current is not None and current.resource:
         sticky = [candidate for candidate in candidates if candidate.resource == current.resource]
         if sticky:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from extdns.endpoint import StrMap
 
@@ -15,7 +14,6 @@ RECORD_TYPE_TEMPLATE = "%{record_type}"
 TYPED_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NAPTR", "NS", "PTR", "SRV", "TXT")
 # The old format (one untyped TXT at the record's own name) never covered AAAA.
 OLD_FORMAT = ""
-_DOT = re.compile(r"\.")
 
 
 def format_labels(labels: Mapping[str, str]) -> str:
@@ -58,6 +56,7 @@ class TxtMapper:
     prefix: str = ""
     suffix: str = ""
     wildcard_replacement: str = ""
+    _affix_cache: dict[str, tuple[str, str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.prefix and self.suffix:
@@ -65,6 +64,8 @@ class TxtMapper:
         object.__setattr__(self, "prefix", self.prefix.lower())
         object.__setattr__(self, "suffix", self.suffix.lower())
         object.__setattr__(self, "wildcard_replacement", self.wildcard_replacement.lower())
+        known = (*TYPED_RECORD_TYPES, OLD_FORMAT)
+        object.__setattr__(self, "_affix_cache", {kind: self._compute_affixes(kind) for kind in known})
 
     def txt_name(self, name: str, record_type: str) -> str:
         """Return the name of the TXT record holding the ownership of (name, record_type)."""
@@ -87,6 +88,10 @@ class TxtMapper:
         return ()
 
     def _affixes(self, record_type: str) -> tuple[str, str]:
+        cached = self._affix_cache.get(record_type)
+        return cached if cached is not None else self._compute_affixes(record_type)
+
+    def _compute_affixes(self, record_type: str) -> tuple[str, str]:
         kind = record_type.lower()
         templated = RECORD_TYPE_TEMPLATE in self.prefix or RECORD_TYPE_TEMPLATE in self.suffix
         marker = f"{kind}-" if kind and not templated else ""
@@ -99,7 +104,7 @@ class TxtMapper:
             return ()
         body = txt_name[len(head) :]
         # The first label ends where the tail does, right before a dot or the end of the name.
-        for stop in [match.start() for match in _DOT.finditer(body)] + [len(body)]:
+        for stop in _dots_then_end(body):
             end = stop - len(tail)
             if end >= 1 and "." in body[:end]:
                 break
@@ -111,3 +116,12 @@ class TxtMapper:
                 candidates.append("*" + remainder)
             return tuple(name for name in candidates if self.txt_name(name, record_type) == txt_name)
         return ()
+
+
+def _dots_then_end(text: str) -> Iterator[int]:
+    """Yield the index of every dot in text, then len(text)."""
+    stop = text.find(".")
+    while stop != -1:
+        yield stop
+        stop = text.find(".", stop + 1)
+    yield len(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """One skipped item; `subject` names the etcd key or the endpoint, `reason` says what is wrong."""
 

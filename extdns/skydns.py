@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 from extdns.addresses import address_type
@@ -25,7 +26,7 @@ _GO_ESCAPES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Service:
     """CoreDNS msg.Service as stored in etcd, plus the `owner` field of ExternalDNS's strictly-owned mode.
 
@@ -55,6 +56,7 @@ class DecodeError:
     reason: str
 
 
+@lru_cache(maxsize=64)
 def normalize_prefix(prefix: str) -> str:
     """Return the etcd path prefix as "/a/b" (CoreDNS accepts "skydns", "/skydns", "/skydns/")."""
     parts = [part for part in prefix.split("/") if part]
@@ -113,6 +115,17 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# What json.loads(text, object_pairs_hook=..., parse_constant=...) builds on every call, built once.
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+
+
+def _loads(text: str) -> Any:
+    """json.loads(text) with the decoder above."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def decode_service(raw: bytes) -> Service | DecodeError:
     """Decode an etcd value with Go's encoding/json rules, returning DecodeError instead of raising.
 
@@ -120,9 +133,7 @@ def decode_service(raw: bytes) -> Service | DecodeError:
     ignored, and a value of the wrong JSON type is an error.
     """
     try:
-        document = json.loads(
-            raw.decode("utf-8", "replace"), object_pairs_hook=_Pairs, parse_constant=_reject_constant
-        )
+        document = _loads(raw.decode("utf-8", "replace"))
     except (ValueError, RecursionError) as exc:
         return DecodeError(f"invalid JSON: {exc}")
     if not isinstance(document, _Pairs):

@@ -22,6 +22,7 @@ import pytest
 
 from dnsserver import corefile
 from dnsserver.app import App, running
+from dnsserver.store import read_prefix
 from tools import testenv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,3 +247,27 @@ def test_bad_corefile_stops_startup_with_one_line(tmp_path: Path) -> None:
     )
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == ["dnsserver: unknown directive 'forward' (Corefile line 3)"]
+
+
+def test_every_key_of_one_transaction_is_applied(server: App, etcd: pyetcd.Etcd3Client, prefix: str) -> None:
+    port = server.ports[0]
+    ops = [
+        etcd.transactions.put(f"{prefix}/org/example/txn{i}/x", json.dumps({"host": f"10.4.0.{i}"}))
+        for i in range(5)
+    ]
+    ok, _ = etcd.transaction([], ops, [])
+    assert ok
+    wait_for(lambda: addresses(ask(port, "txn4.example.org")) == ["10.4.0.4"])
+    assert [addresses(ask(port, f"txn{i}.example.org")) for i in range(5)] == [
+        [f"10.4.0.{i}"] for i in range(5)
+    ]
+
+
+def test_a_snapshot_larger_than_one_grpc_message_is_read_in_pages(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    ops = [etcd.transactions.put(f"{prefix}/k{i:02d}", "{}") for i in range(23)]
+    etcd.transaction([], ops, [])
+    rev, items = read_prefix(etcd, prefix + "/", page=5)
+    assert [k for k, _ in items] == [f"{prefix}/k{i:02d}" for i in range(23)]
+    assert rev == int(etcd.get_response(f"{prefix}/k00").header.revision)
