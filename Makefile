@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test setup venv components check unit integration e2e bench clean
 
 run: setup
-	$(PY) -m tools.testenv up
+	$(PY) -m tools.run
 
 test: setup check
 	$(PY) -m pytest tests

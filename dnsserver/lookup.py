@@ -241,8 +241,8 @@ def _addr(z: Zone, qname: str, qtype: int, previous: list[RR], state: dict[str, 
         elif ((e.kind == "A" and qtype == T_A) or (e.kind == "AAAA" and qtype == T_AAAA)) and (
             e.svc.host not in seen
         ):
-                seen.add(e.svc.host)
-                out.append(_address(e, qname))
+            seen.add(e.svc.host)
+            out.append(_address(e, qname))
     return out
 
 

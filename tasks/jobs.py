@@ -8,17 +8,24 @@ from typing import Any
 
 import grpc
 import redis
-from celery import Task
+from celery import Task, signals
 from celery.exceptions import Retry
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from tasks import metrics, runtime
+from tasks import metrics, opshttp, runtime
 from tasks.app import app
 from tasks.logs import log
 from tasks.sync import Message, full_sync, reconcile
 
 RESYNC_LOCK = "extdns:resync-lock"
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _serve_metrics(**_: Any) -> None:
+    """Workers serve /metrics and /healthz on --metrics-address (all prefork children merged)."""
+    opshttp.serve(runtime.current().settings.metrics_address)
+
 
 # Outages worth retrying: etcd (gRPC), Redis, the API server (connection errors and 5xx/429).
 TRANSIENT: tuple[type[BaseException], ...] = (

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from tasks.logs import log
+
+
+def registry() -> CollectorRegistry:
+    """This process's metrics, or every worker process's when PROMETHEUS_MULTIPROC_DIR is set (prefork)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    return merged
 
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.startswith("/metrics"):
-            body, ctype = generate_latest(), CONTENT_TYPE_LATEST
+            body, ctype = generate_latest(registry()), CONTENT_TYPE_LATEST
         elif self.path.startswith("/healthz"):
             body, ctype = b"OK", "text/plain"
         else:
@@ -32,6 +44,10 @@ def serve(address: str) -> ThreadingHTTPServer | None:
     if not address:
         return None
     host, _, port = address.rpartition(":")
-    server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), _Handler)
+    try:
+        server = ThreadingHTTPServer((host or "0.0.0.0", int(port)), _Handler)
+    except (OSError, ValueError) as e:
+        log.error(f"--metrics-address {address}: cannot serve metrics: {e}")
+        return None
     threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
     return server

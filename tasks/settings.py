@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from extdns.domainfilter import DomainFilter
@@ -15,7 +15,17 @@ from extdns.plan import Policy
 from extdns.sources import SourceConfig, parse_go_duration
 from extdns.syncconfig import SyncConfig
 
-StrList = Annotated[list[str], NoDecode]
+
+def _split(value: Any) -> Any:
+    """Lists from env or flags: `service ingress`, `service,ingress`, or the flag given twice."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    if isinstance(value, list):
+        return [part for item in value for part in _split(str(item))]
+    return value
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_split)]
 
 
 class SettingsError(ValueError):
@@ -85,22 +95,13 @@ class Settings(BaseSettings):
     metrics_address: str = ":7979"
     log_level: Literal["panic", "debug", "info", "warning", "error", "fatal"] = "info"
     log_format: Literal["text", "json"] = "text"
+    events_emit: StrList = Field(default_factory=lambda: ["RecordError"])
     # emitter
     leader_election_namespace: str = "default"
     leader_election_lease: str = "extdns-emitter"
     leader_election_duration: float = 15.0
     emitter_batch_linger: float = 0.005
     emitter_batch_size: int = 256
-
-    @field_validator(
-        "source", "service_type_filter", "ingress_class", "domain_filter", "exclude_domains",
-        "managed_record_types", mode="before",
-    )  # fmt: skip
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part for part in re.split(r"[\s,]+", value) if part]
-        return value
 
     @field_validator(
         "interval", "min_ttl", "kube_api_request_timeout", "leader_election_duration", mode="before"

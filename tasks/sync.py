@@ -11,7 +11,7 @@ from typing import Any
 from extdns.endpoint import Endpoint
 from extdns.sources import Cluster, ObjectRef, Rejection, endpoints_for_object
 from extdns.sources.collect import Collected, collect
-from tasks import metrics
+from tasks import events, metrics
 from tasks.converge import Outcome, converge
 from tasks.logs import log
 from tasks.runtime import Runtime
@@ -48,11 +48,15 @@ class Message:
         }
 
 
-def report_rejections(rt: Runtime, rejections: Iterable[Rejection]) -> None:
+def report_rejections(rt: Runtime, rejections: Iterable[Rejection], post_events: bool = True) -> None:
+    """Log each bad object, count it, and (with RecordError in --events-emit) tell it with an Event."""
+    emit = post_events and "RecordError" in rt.settings.events_emit
     for r in rejections:
         log.warning(f"Skipping {r.subject}: {r.reason}")
         metrics.source_errors.inc()
         metrics.invalid_input.labels(source=r.kind.lower(), culprit=r.subject).inc()
+        if emit:
+            events.post(rt.kube, r.ref, "RecordError", r.reason, warning=True)
 
 
 def _claims(
@@ -107,6 +111,12 @@ def reconcile(rt: Runtime, messages: Sequence[Message], dry_run: bool = False) -
         for m in messages:
             if m.seen:
                 metrics.event_to_record.observe(max(0.0, stamp - m.seen))
+        if outcome.changed and "RecordReady" in rt.settings.events_emit:
+            written = set(outcome.report.applied)
+            for m in messages:
+                names = sorted(now.get(bare(m.ref), frozenset()) & written)
+                if names:
+                    events.post(rt.kube, m.ref, "RecordReady", f"DNS records written for {', '.join(names)}")
     return outcome
 
 
@@ -123,7 +133,7 @@ def full_sync(
         return found[-1].endpoints
 
     wanted = desired(None)
-    report_rejections(rt, found[0].rejections)
+    report_rejections(rt, found[0].rejections, post_events=False)  # the per-object task posts Events
     outcome = converge(rt.store, rt.sync_config, desired, None, dry_run=dry_run, first=wanted)
     types = Counter(e.record_type for e in wanted)
     for rtype in rt.sync_config.managed_record_types:

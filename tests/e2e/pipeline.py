@@ -102,6 +102,7 @@ def make_pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp: Path, **
         EXTERNAL_DNS_LEADER_ELECTION_DURATION="3s",
         EXTERNAL_DNS_INTERVAL="3s",
         CELERY_VISIBILITY_TIMEOUT="5",
+        EXTERNAL_DNS_METRICS_ADDRESS="",  # several processes per test: each asks for a port of its own
         **extra,
     )
     url = urlsplit(etcd_url)
