@@ -18,6 +18,24 @@ NS = "extdns"
 PENDING = f"{NS}:pending"
 OBJECT = f"{NS}:claims:"  # + Kind/ns/name -> set of DNS names
 NAME = f"{NS}:claimants:"  # + DNS name -> set of Kind/ns/name
+INFLIGHT = f"{NS}:inflight:"  # + task id -> set of Kind/ns/name the task took
+
+# KEYS: pending, inflight:<task>; ARGV: how many extra, then the task's own objects.
+TAKE = """
+local taken = {}
+for i = 2, #ARGV do
+  if redis.call('SREM', KEYS[1], ARGV[i]) == 1 then table.insert(taken, ARGV[i]) end
+end
+local n = tonumber(ARGV[1])
+if n > 0 then
+  for _, m in ipairs(redis.call('SPOP', KEYS[1], n)) do table.insert(taken, m) end
+end
+if #taken > 0 then
+  redis.call('SADD', KEYS[2], unpack(taken))
+  redis.call('EXPIRE', KEYS[2], 86400)
+end
+return redis.call('SMEMBERS', KEYS[2])
+"""
 
 
 def _text(values: Iterable[bytes | str]) -> set[str]:
@@ -29,6 +47,7 @@ class Claims:
 
     def __init__(self, client: redis.Redis[bytes]) -> None:
         self.r = client
+        self._take = client.register_script(TAKE)
 
     # ------------------------------------------------------------ pending messages (coalescing)
 
@@ -39,11 +58,19 @@ class Claims:
             pipe.sadd(PENDING, key)
         return [bool(added) for added in pipe.execute()]
 
-    def clear_pending(self, keys: Iterable[str]) -> None:
-        """Called before the objects are read: a change after this point gets a message of its own."""
-        keys = list(keys)
-        if keys:
-            self.r.srem(PENDING, *keys)
+    def take(self, task_id: str, own: list[str], extra: int) -> list[str]:
+        """The objects a task should read: its own still-pending ones plus up to `extra` other pending ones.
+
+        Taken objects leave the pending set (a change after this gets a message of its own) and are
+        recorded under the task id until `done`, so a redelivered task (its worker died) takes them
+        again. An own object that is no longer pending was taken by another task after this
+        message was published, and is skipped here.
+        """
+        return [m.decode() if isinstance(m, bytes) else m
+                for m in self._take(keys=[PENDING, INFLIGHT + task_id], args=[extra, *own])]  # fmt: skip
+
+    def done(self, task_id: str) -> None:
+        self.r.delete(INFLIGHT + task_id)
 
     # ------------------------------------------------------------ claims
 

@@ -68,10 +68,14 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
 @app.task(name="extdns.reconcile", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
 def reconcile_task(self: Task, messages: list[dict[str, Any]]) -> dict[str, int]:
     """Converge the names these objects claim (now and before)."""
+    rt = runtime.current()
     try:
-        outcome = reconcile(runtime.current(), [Message.parse(m) for m in messages])
+        msgs = [Message.parse(m) for m in messages]
+        outcome = reconcile(rt, msgs, task_id=self.request.id or "", batch=rt.settings.reconcile_batch)
     except Exception as exc:
         raise _retry(self, exc, "reconcile") from exc
+    if outcome.unresolved:  # lost every race for these names: try again later, same task id, same objects
+        raise self.retry(countdown=0.2 + (uuid.uuid4().int % 1000) / 1000, max_retries=None)
     metrics.tasks_total.labels(task="reconcile", outcome="ok").inc()
     return {"writes": outcome.report.writes, "conflicts": len(outcome.unresolved)}
 

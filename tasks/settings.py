@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     leader_election_duration: float = 15.0
     emitter_batch_linger: float = 0.005
     emitter_batch_size: int = 256
+    reconcile_batch: int = 255  # other waiting objects a reconcile task takes along (0 = only its own)
 
     @field_validator(
         "interval", "min_ttl", "kube_api_request_timeout", "leader_election_duration", mode="before"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from tasks import events, metrics
 from tasks.converge import Outcome, converge
 from tasks.logs import log
 from tasks.runtime import Runtime
-from tasks.world import bare, read_all, read_some, ref_key, snapshot
+from tasks.world import bare, parse_ref, read_all, read_some, ref_key, snapshot
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,19 @@ def _claims(
     return claims, rejections
 
 
-def reconcile(rt: Runtime, messages: Sequence[Message], dry_run: bool = False) -> Outcome:
-    """Converge the names these objects claim now or claimed before, as a full resync would.
+def reconcile(
+    rt: Runtime, messages: Sequence[Message], task_id: str = "", batch: int = 0, dry_run: bool = False
+) -> Outcome:
+    """Converge the names these objects (and up to `batch` other waiting ones) claim now or claimed before.
 
     Every other object claiming one of those names is read too, so the desired state for the
-    names is complete; names outside them are not planned.
+    names is complete and equals a full resync's; names outside them are not planned.
     """
-    refs = sorted({bare(m.ref) for m in messages}, key=ref_key)
-    rt.claims.clear_pending(ref_key(r) for r in refs)
+    task_id = task_id or uuid.uuid4().hex
+    own = sorted({ref_key(bare(m.ref)) for m in messages})
+    refs = sorted({parse_ref(k) for k in rt.claims.take(task_id, own, batch)}, key=ref_key)
+    if not refs:
+        return Outcome()
     before = rt.claims.names_of(refs)
     state: dict[str, Any] = {}
 
@@ -107,6 +113,7 @@ def reconcile(rt: Runtime, messages: Sequence[Message], dry_run: bool = False) -
     if not dry_run and not outcome.unresolved:
         now: dict[ObjectRef, frozenset[str]] = state["now"]
         rt.claims.record({r: now.get(r, frozenset()) for r in {*refs, *now}}, before)
+        rt.claims.done(task_id)
         stamp = time.time()
         for m in messages:
             if m.seen:

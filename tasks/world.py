@@ -74,17 +74,38 @@ def _service_needs(kube: Kube, svc: KubeObject) -> tuple[list[KubeObject], bool]
     return out, needs_nodes
 
 
+# More objects than this of one kind in one namespace are read with one LIST instead of a GET each.
+LIST_THRESHOLD = 16
+
+
+def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
+    """The objects that exist, by bare ref: a GET each, or one LIST per crowded (kind, namespace)."""
+    groups: dict[tuple[str, str], list[ObjectRef]] = {}
+    for ref in refs:
+        groups.setdefault((ref.kind, ref.namespace), []).append(ref)
+    found: dict[ObjectRef, KubeObject] = {}
+    for (kind, ns), members in groups.items():
+        if len(members) > LIST_THRESHOLD:
+            wanted = set(members)
+            for obj in kube.list(kind, ns)[0]:
+                ref = ObjectRef(kind, ns, (obj.get("metadata") or {}).get("name", ""))
+                if ref in wanted:
+                    found[ref] = obj
+            continue
+        for ref in members:
+            one = kube.get(kind, ns, ref.name)
+            if one is not None:
+                one["kind"] = kind
+                found[ref] = one
+    return found
+
+
 def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], dict[ObjectRef, KubeObject]]:
     """The named objects that still exist (by bare ref), plus the objects their records depend on."""
-    found: dict[ObjectRef, KubeObject] = {}
+    found = _fetch(kube, sorted({bare(r) for r in refs}, key=ref_key))
     extra: list[KubeObject] = []
     needs_nodes = False
-    for ref in sorted({bare(r) for r in refs}, key=ref_key):
-        obj = kube.get(ref.kind, ref.namespace, ref.name)
-        if obj is None:
-            continue
-        obj["kind"] = ref.kind
-        found[ref] = obj
+    for ref, obj in found.items():
         if ref.kind == "Service":
             deps, wants_nodes = _service_needs(kube, obj)
             extra += deps

@@ -57,6 +57,9 @@ class Build:
     package: str  # the main package to build
     ldflags: str = "-s -w"
     goheader: tuple[str, ...] = ()  # extra go.mod lines (go/godebug/replace)
+    # Build inside the module's own source, its go.mod/go.sum pinning every dependency; these are
+    # `go mod edit` flags applied first. For modules whose graph `go get` cannot load as a dependency.
+    in_module: tuple[str, ...] | None = None
 
     @property
     def path(self) -> Path:
@@ -118,11 +121,16 @@ BUILDS = {
         EXTERNAL_DNS_VERSION,
         "sigs.k8s.io/external-dns",
         "sigs.k8s.io/external-dns",
-        # v3.1.44 (required by v0.22.0, used only by the exoscale provider) answers 403 on the proxy.
-        goheader=("replace github.com/exoscale/egoscale/v3 => github.com/exoscale/egoscale/v3 v3.1.43",),
+        ldflags=f"-s -w -X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version={EXTERNAL_DNS_VERSION}",
+        # As a dependency its graph does not load (emissary's renamed modules); in its own module two
+        # pinned versions answer 403 on the proxy; their nearest earlier releases replace them.
+        in_module=(
+            "-replace=github.com/exoscale/egoscale/v3=github.com/exoscale/egoscale/v3@v3.1.43",
+            "-replace=github.com/openshift/api=github.com/openshift/api@v0.0.0-20260810132456-8f52beb625b5",
+        ),
     ),
 }
-CORE = ("etcd", "kube-apiserver")
+CORE = ("etcd", "kube-apiserver", "kubectl")
 PEERS = ("coredns", "external-dns")
 
 
@@ -140,15 +148,25 @@ def binary(name: str) -> Path:
         scratch = "kube-apiserver"
         header, ldflags = _kubernetes_header(), _kube_ldflags()
     src = CACHE / "src" / f"{scratch}-{b.version}"
-    src.mkdir(parents=True, exist_ok=True)
-    (src / "go.mod").write_text(
-        "\n".join(
-            [f"module extdns.local/build/{scratch}", "", *header, "", f"require {b.module} {b.version}", ""]
-        )
-    )
     log(f"building {name} {b.version} from the Go module proxy (cold builds take minutes) ...")
     start = time.monotonic()
-    _go(["get", f"{b.package}@{b.version}"], src)
+    if b.in_module is not None:
+        _module_source(b, src)
+    else:
+        src.mkdir(parents=True, exist_ok=True)
+        (src / "go.mod").write_text(
+            "\n".join(
+                [
+                    f"module extdns.local/build/{scratch}",
+                    "",
+                    *header,
+                    "",
+                    f"require {b.module} {b.version}",
+                    "",
+                ]
+            )
+        )
+        _go(["get", f"{b.package}@{b.version}"], src)
     tmp = b.path.with_name(b.path.name + ".tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(tmp), b.package], src)
@@ -156,6 +174,22 @@ def binary(name: str) -> Path:
     size = b.path.stat().st_size / 2**20
     log(f"built {name} {b.version} in {time.monotonic() - start:.0f}s ({size:.0f} MiB) -> {b.path}")
     return b.path
+
+
+def _module_source(b: Build, src: Path) -> None:
+    """A writable copy of the module's own source in src, with the `go mod edit` flags applied."""
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", f"{b.module}@{b.version}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+    )
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(json.loads(out.stdout)["Dir"], src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    _go(["mod", "edit", *(b.in_module or ())], src)
 
 
 def build(names: tuple[str, ...]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyetcd
+import redis
 from kubernetes import client
 
 from tools import testenv
@@ -57,6 +58,9 @@ class Pipeline:
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.stop()
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.env["CELERY_BROKER_URL"])
 
     def log(self, name: str) -> str:
         return (self.logdir / f"{name}.log").read_text(errors="replace")
@@ -103,8 +107,8 @@ def make_pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp: Path, **
         EXTERNAL_DNS_INTERVAL="3s",
         CELERY_VISIBILITY_TIMEOUT="5",
         EXTERNAL_DNS_METRICS_ADDRESS="",  # several processes per test: each asks for a port of its own
-        **extra,
     )
+    env.update(extra)
     url = urlsplit(etcd_url)
     api = client.CoreV1Api(_api(kubeconfig))
     return Pipeline(env, prefix, f"{tag}.example.org", pyetcd.client(url.hostname, url.port), api, tmp)

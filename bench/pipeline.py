@@ -1,0 +1,249 @@
+"""Pipeline benchmarks on the real API server, Redis and etcd: event latency, burst throughput, no-op resync.
+
+    .venv/bin/python -m bench.pipeline [--latency 200] [--burst 5000] [--workers 1 2] [--noop 10000]
+
+Prints a table. Latency: a Service gets its LoadBalancer IP through the status subresource; we time
+from the PATCH to the record in etcd and to the answer from our DNS server (emitter + one worker).
+Burst: N Services with addresses are created while no worker runs (the emitter queues them), then W
+workers start; we time until every record is in etcd. No-op resync: `extdns sync --once` over N
+Services whose records are already right: wall, CPU, and etcd writes (revision delta).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kubernetes import client
+
+from tests.e2e.pipeline import Pipeline, make_pipeline
+from tools import testenv
+
+HOSTNAME = "external-dns.alpha.kubernetes.io/hostname"
+
+
+def namespace(core: client.CoreV1Api) -> str:
+    ns = f"bench-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    return ns
+
+
+def create(core: client.CoreV1Api, ns: str, name: str, host: str, ip: str | None) -> None:
+    core.create_namespaced_service(
+        ns,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name=name, annotations={HOSTNAME: host}),
+            # No NodePorts: their range holds 2,768, and bursts are larger.
+            spec=client.V1ServiceSpec(
+                type="LoadBalancer",
+                ports=[client.V1ServicePort(port=80)],
+                allocate_load_balancer_node_ports=False,
+            ),
+        ),
+    )
+    if ip:
+        core.patch_namespaced_service_status(
+            name, ns, {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}}
+        )
+
+
+def ip_of(i: int) -> str:
+    return f"10.{100 + i // 65536}.{i // 256 % 256}.{i % 256}"
+
+
+def create_many(p: Pipeline, ns: str, n: int, start: int = 0) -> float:
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda i: create(p.core, ns, f"s{i}", f"s{i}.{p.domain}", ip_of(i)), range(start, start + n)
+            )
+        )
+    return n / (time.monotonic() - t0)
+
+
+def key_count(p: Pipeline) -> int:
+    return int(p.etcd.get_prefix_response(p.prefix + "/", count_only=True).count)
+
+
+def revision(p: Pipeline) -> int:
+    return int(p.etcd.get_response("/").header.revision)
+
+
+def dns_query(port: int, name: str) -> bytes:
+    qid = 0x4242
+    labels = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + labels + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        s.sendto(packet, ("127.0.0.1", port))
+        return s.recv(4096)
+
+
+def answered(port: int, name: str) -> bool:
+    try:
+        reply = dns_query(port, name)
+    except OSError:
+        return False
+    return struct.unpack(">H", reply[6:8])[0] > 0
+
+
+def start_dns(p: Pipeline) -> int:
+    port = testenv.free_port()
+    corefile = p.logdir / "Corefile"
+    corefile.write_text(
+        f"{p.domain} {{\n  etcd {{\n    path {p.prefix}\n    endpoint {p.env['ETCD_URLS']}\n  }}\n}}\n"
+    )
+    p.start(
+        "dns", "-m", "dnsserver", "-conf", str(corefile), "-dns.port", str(port), "-dns.host", "127.0.0.1"
+    )
+    p.wait("the DNS server", lambda: _listening(port), 30)
+    return port
+
+
+def _listening(port: int) -> bool:
+    try:
+        dns_query(port, "probe.invalid")
+        return True
+    except OSError:
+        return False
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def bench_latency(p: Pipeline, n: int) -> list[tuple[str, str]]:
+    p.start_worker()
+    p.start_emitter()
+    dns_port = start_dns(p)
+    p.wait("the emitter to lead", lambda: "became the leader" in p.log("emitter"))
+    ns = namespace(p.core)
+    for i in range(n):
+        create(p.core, ns, f"l{i}", f"l{i}.{p.domain}", None)
+    time.sleep(1)
+    to_etcd: list[float] = []
+    to_dns: list[float] = []
+    for i in range(n):
+        name = f"l{i}.{p.domain}"
+        base = "/".join([p.prefix, *reversed(name.split(".")), ""])
+        t0 = time.monotonic()
+        p.core.patch_namespaced_service_status(
+            f"l{i}", ns, {"status": {"loadBalancer": {"ingress": [{"ip": ip_of(i)}]}}}
+        )
+        etcd_at = dns_at = 0.0
+        while not (etcd_at and dns_at) and time.monotonic() - t0 < 10:
+            if not etcd_at and p.etcd.get_prefix_response(base, count_only=True).count:
+                etcd_at = time.monotonic()
+            if not dns_at and answered(dns_port, name):
+                dns_at = time.monotonic()
+            time.sleep(0.001)
+        if not (etcd_at and dns_at):
+            raise AssertionError(f"{name} not answered within 10 s")
+        to_etcd.append(etcd_at - t0)
+        to_dns.append(dns_at - t0)
+    return [
+        (
+            f"event → record in etcd, {n} Services, 1 worker",
+            f"p50 {pct(to_etcd, 0.5):.0f} ms  p99 {pct(to_etcd, 0.99):.0f} ms",
+        ),
+        (
+            f"event → DNS answer, {n} Services, 1 worker",
+            f"p50 {pct(to_dns, 0.5):.0f} ms  p99 {pct(to_dns, 0.99):.0f} ms",
+        ),
+    ]
+
+
+def bench_burst(p: Pipeline, n: int, workers: int) -> tuple[str, str]:
+    p.start_emitter()
+    p.wait("the emitter to lead", lambda: "became the leader" in p.log("emitter"))
+    ns = namespace(p.core)
+    rate = create_many(p, ns, n)
+    pending = lambda: int(p.redis().scard("extdns:pending"))  # noqa: E731
+    p.wait("every object queued", lambda: pending() >= n, 120)
+    t0 = time.monotonic()
+    for w in range(workers):
+        p.start_worker(f"worker{w}", concurrency=1)
+    first = 0.0
+    while key_count(p) < 2 * n:
+        if not first and key_count(p):
+            first = time.monotonic()
+        if time.monotonic() - t0 > 600:
+            raise AssertionError(f"burst not done: {key_count(p)} of {2 * n} keys")
+        time.sleep(0.05)
+    took, drain = time.monotonic() - t0, time.monotonic() - (first or t0)
+    return (
+        f"burst of {n} Services, {workers} worker process(es)",
+        f"{n / took:.0f} objects/s incl. worker start ({took:.1f} s); {n / drain:.0f}/s from first write; "
+        f"API create rate {rate:.0f}/s",
+    )
+
+
+def bench_noop(p: Pipeline, n: int) -> tuple[str, str]:
+    ns = namespace(p.core)
+    create_many(p, ns, n)
+    env = {**p.env, "EXTERNAL_DNS_METRICS_ADDRESS": ""}
+    cmd = [sys.executable, "-m", "tasks.cli", "sync", "--once"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True)  # the cold sync that writes everything
+    before, usage = revision(p), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    assert "All records are already up to date" in out.stderr, out.stderr[-2000:]
+    return (
+        f"no-op resync, {n} Services (`extdns sync --once`)",
+        f"wall {wall:.2f} s, CPU {cpu:.2f} s (process incl. start-up), etcd writes {revision(p) - before}",
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency", type=int, default=200)
+    ap.add_argument("--burst", type=int, default=5000)
+    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--noop", type=int, default=10000)
+    args = ap.parse_args()
+    rows: list[tuple[str, str]] = []
+    with testenv.stack() as s:
+        redis_url, etcd_url, kubeconfig = s.start_redis(), s.start_etcd(), s.start_kube()
+
+        def run(step: str, fn: object, *a: object) -> None:
+            tmp = Path(tempfile.mkdtemp(prefix=f"bench-{step}-"))
+            p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp, EXTERNAL_DNS_INTERVAL="1h")
+            try:
+                out = fn(p, *a)  # type: ignore[operator]
+                rows.extend(out if isinstance(out, list) else [out])
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            finally:
+                p.stop()
+                p.redis().flushdb()
+
+        if args.latency:
+            run("latency", bench_latency, args.latency)
+        for w in args.workers if args.burst else []:
+            run(f"burst{w}", bench_burst, args.burst, w)
+        if args.noop:
+            run("noop", bench_noop, args.noop)
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'benchmark'.ljust(width)}  result  ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})")
+    for name, result in rows:
+        print(f"{name.ljust(width)}  {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
