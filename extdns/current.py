@@ -9,10 +9,10 @@ from operator import attrgetter
 
 from extdns.addresses import address_type
 from extdns.endpoint import (
+    EMPTY_MAP,
     FORCE_UPDATE_PROPERTY,
     GROUP_PROPERTY,
     OWNER_LABEL,
-    NO_PROPERTIES,
     Endpoint,
     StrMap,
     canonical_target,
@@ -207,11 +207,12 @@ def _registry_for(
 def _labels(registry: Sequence[StoredRecord], value_owners: Iterable[str], owner_id: str) -> StrMap:
     """Join registry labels; when claims disagree, the record counts as foreign so it is never touched."""
     if not registry:
-        return StrMap()
-    labels = registry[0].labels or StrMap()
-    claims = [record.claimed_owner for record in registry] + [owner for owner in value_owners if owner]
-    foreign = sorted(claim for claim in claims if claim != owner_id)
-    return labels.merged(**{OWNER_LABEL: foreign[0]}) if foreign else labels
+        return EMPTY_MAP
+    labels = registry[0].labels or EMPTY_MAP
+    claims = [record.claimed_owner for record in registry]
+    claims += [owner for owner in value_owners if owner]
+    foreign = [claim for claim in claims if claim != owner_id]
+    return labels.merged(**{OWNER_LABEL: min(foreign)}) if foreign else labels
 
 
 def _endpoint(
@@ -224,7 +225,7 @@ def _endpoint(
     first = entries[0][1].service
     registry = _registry_for(name, rtype, ownership)
     labels = _labels(registry, (record.service.owner for _, record in entries), cfg.owner_id)
-    properties = StrMap({GROUP_PROPERTY: first.group}) if first.group else NO_PROPERTIES
+    properties = StrMap({GROUP_PROPERTY: first.group}) if first.group else EMPTY_MAP
     targets = tuple(slot.target for slot, _ in entries)
     endpoint = Endpoint(name, rtype, targets, first.ttl, labels=labels, provider_specific=properties)
     if endpoint.owner != cfg.owner_id or _is_canonical(endpoint, entries, registry, cfg):

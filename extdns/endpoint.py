@@ -68,7 +68,7 @@ class StrMap(Mapping[str, str]):
         return StrMap({**self._dict, **updates})
 
 
-NO_PROPERTIES = StrMap()
+EMPTY_MAP = StrMap()
 
 
 def as_strmap(mapping: Mapping[str, str]) -> StrMap:
@@ -98,8 +98,8 @@ class Endpoint:
     targets: tuple[str, ...]
     ttl: int = 0
     set_identifier: str = ""
-    labels: Mapping[str, str] = StrMap()
-    provider_specific: Mapping[str, str] = StrMap()
+    labels: Mapping[str, str] = EMPTY_MAP
+    provider_specific: Mapping[str, str] = EMPTY_MAP
 
     def __post_init__(self) -> None:
         canonical = {canonical_target(self.record_type, target) for target in self.targets}

@@ -47,6 +47,10 @@ class _Row:
     current: dict[str, Endpoint] = field(default_factory=dict)
     candidates: dict[str, list[Endpoint]] = field(default_factory=dict)
 
+    def holders(self, owner_id: str) -> tuple[str, ...]:
+        """Other owners ("" = nobody's registry) of current records in this row."""
+        return tuple(sorted({ep.owner for ep in self.current.values() if ep.owner != owner_id}))
+
 
 def candidate_order(endpoint: Endpoint) -> tuple[object, ...]:
     """Stable total order of candidates: fewer targets first, IPs numerically before names, then resource."""
@@ -100,12 +104,17 @@ def calculate(
     def in_scope(endpoint: Endpoint) -> bool:
         return endpoint.record_type in managed_record_types and domain_filter.matches(endpoint.dns_name)
 
+    def row_of(endpoint: Endpoint) -> _Row:
+        key = (endpoint.dns_name, endpoint.set_identifier)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = _Row()
+        return row
+
     for endpoint in filter(in_scope, current):
-        row = rows.setdefault((endpoint.dns_name, endpoint.set_identifier), _Row())
-        row.current.setdefault(endpoint.record_type, endpoint)
+        row_of(endpoint).current.setdefault(endpoint.record_type, endpoint)
     for endpoint in filter(in_scope, desired):
-        row = rows.setdefault((endpoint.dns_name, endpoint.set_identifier), _Row())
-        row.candidates.setdefault(endpoint.record_type, []).append(endpoint)
+        row_of(endpoint).candidates.setdefault(endpoint.record_type, []).append(endpoint)
 
     create: list[Endpoint] = []
     updates: list[tuple[Endpoint, Endpoint]] = []
@@ -113,10 +122,9 @@ def calculate(
     blocked: list[Blocked] = []
     for key in sorted(rows):
         row = rows[key]
-        candidates = dict(row.candidates)
-        if ADDRESS_TYPES & candidates.keys():
-            candidates.pop("CNAME", None)
-        holders = tuple(sorted({ep.owner for ep in row.current.values() if ep.owner != owner_id}))
+        candidates = row.candidates
+        if "CNAME" in candidates and ADDRESS_TYPES & candidates.keys():
+            candidates = {rtype: wanted for rtype, wanted in candidates.items() if rtype != "CNAME"}
         for record_type in sorted(row.current.keys() | candidates.keys()):
             existing = row.current.get(record_type)
             wanted = candidates.get(record_type)
@@ -125,6 +133,7 @@ def calculate(
                     delete.append(existing)
             elif existing is None or not existing.targets:
                 chosen = _resolve(wanted, existing)
+                holders = row.holders(owner_id)
                 if holders:
                     blocked.append(Blocked(chosen, holders))
                 else:

@@ -59,7 +59,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     s = rt.settings
+    from tasks.jobs import tune_gc
     from tasks.sync import full_sync
+
+    tune_gc()
 
     read = (lambda: read_manifests(args.from_manifests)) if args.from_manifests else None
     index = "CELERY_BROKER_URL" in os.environ and not args.from_manifests

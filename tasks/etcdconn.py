@@ -105,7 +105,11 @@ def _root_certificates(settings: EtcdSettings) -> bytes | None:
 
 def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
     """A client for the settings; several endpoints fail over in order."""
-    options: list[tuple[str, str]] = []
+    # Reconnect within seconds after an outage (gRPC's default backoff grows to two minutes).
+    options: list[tuple[str, str | int]] = [
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+    ]
     if settings.server_name:
         options.append(("grpc.ssl_target_name_override", settings.server_name))
     auth = {"user": settings.username or None, "password": settings.password or None}

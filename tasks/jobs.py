@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,17 @@ from tasks.logs import log
 from tasks.sync import Message, full_sync, reconcile
 
 RESYNC_LOCK = "extdns:resync-lock"
+
+
+def tune_gc() -> None:
+    """Fewer collections of the long-lived heap: the no-op resync of 100k names spends ~20% in the GC."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _tune_child(**_: Any) -> None:
+    tune_gc()
 
 
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
@@ -58,14 +70,17 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
         raise exc
     metrics.backend_errors.labels(backend=backend).inc()
     metrics.tasks_total.labels(task=what, outcome="retried").inc()
+    if backend == "etcd":
+        runtime.current().reset_etcd()
     retries = task.request.retries
     delay = min(60.0, 0.5 * 2**retries) * (0.5 + (uuid.uuid4().int % 1000) / 1000)
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(f"{backend} unavailable, retrying {what} in {delay:.1f}s", error=first_line)
-    return task.retry(exc=exc, countdown=delay, max_retries=None)
+    return task.retry(exc=exc, countdown=delay)
 
 
-@app.task(name="extdns.reconcile", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+# Outages are retried until they end (backoff capped at 60 s); the task itself is idempotent.
+@app.task(name="extdns.reconcile", bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
 def reconcile_task(self: Task, messages: list[dict[str, Any]]) -> dict[str, int]:
     """Converge the names these objects claim (now and before)."""
     rt = runtime.current()
@@ -75,7 +90,7 @@ def reconcile_task(self: Task, messages: list[dict[str, Any]]) -> dict[str, int]
     except Exception as exc:
         raise _retry(self, exc, "reconcile") from exc
     if outcome.unresolved:  # lost every race for these names: try again later, same task id, same objects
-        raise self.retry(countdown=0.2 + (uuid.uuid4().int % 1000) / 1000, max_retries=None)
+        raise self.retry(countdown=0.2 + (uuid.uuid4().int % 1000) / 1000)
     metrics.tasks_total.labels(task="reconcile", outcome="ok").inc()
     return {"writes": outcome.report.writes, "conflicts": len(outcome.unresolved)}
 
@@ -106,6 +121,8 @@ def resync_task(self: Task) -> dict[str, int]:
             raise
         metrics.backend_errors.labels(backend=backend).inc()
         metrics.registry_errors.inc()
+        if backend == "etcd":
+            rt.reset_etcd()
         metrics.tasks_total.labels(task="resync", outcome="failed").inc()
         log.error(f"Failed to do run once: {backend} unavailable", error=str(exc).splitlines()[0][:200])
         return {"writes": 0, "failed": 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -46,6 +47,13 @@ class Runtime:
     @cached_property
     def store(self) -> EtcdStore:
         return EtcdStore(connect(EtcdSettings.from_env()), self.sync_config.prefix)
+
+    def reset_etcd(self) -> None:
+        """Drop the etcd client after a failure; the next use connects afresh."""
+        store = self.__dict__.pop("store", None)
+        if store is not None:
+            with contextlib.suppress(Exception):  # closing a broken channel may fail too
+                store.client.close()
 
     @cached_property
     def claims(self) -> Claims:

@@ -29,10 +29,18 @@ class Pipeline:
     env: dict[str, str]
     prefix: str
     domain: str
-    etcd: pyetcd.Etcd3Client
+    etcd_url: str
     core: client.CoreV1Api
     logdir: Path
     procs: dict[str, testenv.Proc] = field(default_factory=dict)
+    _etcd: pyetcd.Etcd3Client | None = None
+
+    @property
+    def etcd(self) -> pyetcd.Etcd3Client:
+        if self._etcd is None:
+            url = urlsplit(self.etcd_url)
+            self._etcd = pyetcd.client(url.hostname, url.port, timeout=5)
+        return self._etcd
 
     def start(self, name: str, *argv: str) -> testenv.Proc:
         proc = testenv.Proc(name, [sys.executable, *argv], self.logdir / f"{name}.log", env=self.env).start()
@@ -68,7 +76,11 @@ class Pipeline:
     # ------------------------------------------------------------ what etcd holds
 
     def records(self) -> dict[str, dict[str, Any]]:
-        return {m.key.decode(): json.loads(v) for v, m in self.etcd.get_prefix(self.prefix + "/")}
+        try:
+            return {m.key.decode(): json.loads(v) for v, m in self.etcd.get_prefix(self.prefix + "/")}
+        except Exception:  # etcd down or a broken channel: ask again with a new client next time
+            self._etcd = None
+            return {}
 
     def hosts(self, name: str) -> list[str]:
         labels = name.split(".")
@@ -109,9 +121,8 @@ def make_pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp: Path, **
         EXTERNAL_DNS_METRICS_ADDRESS="",  # several processes per test: each asks for a port of its own
     )
     env.update(extra)
-    url = urlsplit(etcd_url)
     api = client.CoreV1Api(_api(kubeconfig))
-    return Pipeline(env, prefix, f"{tag}.example.org", pyetcd.client(url.hostname, url.port), api, tmp)
+    return Pipeline(env, prefix, f"{tag}.example.org", etcd_url, api, tmp)
 
 
 def _api(kubeconfig: Path) -> client.ApiClient:

@@ -101,6 +101,18 @@ def test_disagreeing_ownership_claims_count_as_foreign() -> None:
     assert state.endpoints[0].owner == "zed"
 
 
+def test_an_ownership_txt_without_owner_beside_ours_makes_the_record_nobodys() -> None:
+    state = current_state(
+        [
+            kv("/skydns/org/example/foo/1", host="1.1.1.1", targetstrip=1),
+            kv("/skydns/org/example/a-foo/1", text=OWNED, targetstrip=1),
+            kv("/skydns/org/example/a-foo/2", text='"heritage=external-dns"', targetstrip=1),
+        ],
+        CFG,
+    )
+    assert state.endpoints[0].owner == ""
+
+
 def test_canonical_data_is_not_flagged_for_rewrite() -> None:
     state = current_state(
         [
