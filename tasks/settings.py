@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -139,24 +140,15 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.source) - {"service", "ingress"})
         if unknown:
             raise SettingsError(f"--source: unsupported {', '.join(unknown)} (service, ingress)")
-        return SourceConfig(
-            namespace=self.namespace,
-            annotation_filter=self.annotation_filter,
-            label_filter=self.label_filter,
-            service_type_filter=tuple(self.service_type_filter),
-            ingress_class=tuple(self.ingress_class),
-            fqdn_templates=tuple(t for t in self.fqdn_template.split(",") if t.strip()),
-            combine_fqdn_annotation=self.combine_fqdn_annotation,
-            ignore_hostname_annotation=self.ignore_hostname_annotation,
-            publish_internal_services=self.publish_internal_services,
-            publish_host_ip=self.publish_host_ip,
-            always_publish_not_ready_addresses=self.always_publish_not_ready_addresses,
-            ignore_ingress_tls_spec=self.ignore_ingress_tls_spec,
-            ignore_ingress_rules_spec=self.ignore_ingress_rules_spec,
-            exclude_unschedulable=self.exclude_unschedulable,
-            min_ttl=int(self.min_ttl),
-            annotation_prefix=self.annotation_prefix,
-        )
+        # Same names on both sides; lists become tuples, durations whole seconds.
+        given: dict[str, Any] = {}
+        for f in dataclasses.fields(SourceConfig):
+            if f.init and f.name in Settings.model_fields:
+                value = getattr(self, f.name)
+                given[f.name] = tuple(value) if isinstance(value, list) else value
+        given["min_ttl"] = int(self.min_ttl)
+        given["fqdn_templates"] = tuple(t for t in self.fqdn_template.split(",") if t.strip())
+        return SourceConfig(**given)
 
     def validate_all(self) -> Settings:
         """Build every derived config once, so a bad combination fails at start-up."""

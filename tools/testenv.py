@@ -71,16 +71,22 @@ def _go(args: list[str], cwd: Path) -> None:
     subprocess.run(["go", *args], cwd=cwd, env=env, check=True)
 
 
-def _kubernetes_header() -> tuple[str, ...]:
-    """The go/godebug lines and staging replaces of the kubernetes go.mod, for a scratch module."""
+def _download(module: str, version: str) -> dict[str, str]:
+    """`go mod download -json`: where the module's go.mod and source are in the module cache."""
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"],
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
         check=True,
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),
     )
-    gomod = Path(json.loads(out.stdout)["GoMod"]).read_text()
+    found: dict[str, str] = json.loads(out.stdout)
+    return found
+
+
+def _kubernetes_header() -> tuple[str, ...]:
+    """The go/godebug lines and staging replaces of the kubernetes go.mod, for a scratch module."""
+    gomod = Path(_download("k8s.io/kubernetes", KUBERNETES_VERSION)["GoMod"]).read_text()
     header: list[str] = []
     staging: list[str] = []
     for line in gomod.splitlines():
@@ -178,15 +184,8 @@ def binary(name: str) -> Path:
 
 def _module_source(b: Build, src: Path) -> None:
     """A writable copy of the module's own source in src, with the `go mod edit` flags applied."""
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{b.module}@{b.version}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-    )
     shutil.rmtree(src, ignore_errors=True)
-    shutil.copytree(json.loads(out.stdout)["Dir"], src)
+    shutil.copytree(_download(b.module, b.version)["Dir"], src)
     for path in [src, *src.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
     _go(["mod", "edit", *(b.in_module or ())], src)

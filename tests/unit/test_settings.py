@@ -1,0 +1,66 @@
+"""Settings: ExternalDNS flag and env names, precedence, lists, durations, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tasks import settings as s
+
+
+def parse(*argv: str) -> s.Settings:
+    p = argparse.ArgumentParser()
+    s.add_flags(p)
+    return s.load(p.parse_args(list(argv)))
+
+
+def test_flags_win_over_env_which_wins_over_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXTERNAL_DNS_POLICY", "upsert-only")
+    monkeypatch.setenv("EXTERNAL_DNS_TXT_OWNER_ID", "from-env")
+    got = parse("--txt-owner-id", "from-flag")
+    assert got.policy == "upsert-only" and got.txt_owner_id == "from-flag" and got.interval == 15.0
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ("service ingress", ["service", "ingress"]),
+        ("service,ingress", ["service", "ingress"]),
+        ("service", ["service"]),
+    ],
+)
+def test_lists_from_env_are_space_or_comma_separated(
+    monkeypatch: pytest.MonkeyPatch, env: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("EXTERNAL_DNS_SOURCE", env)
+    assert parse("--policy", "sync").source == expected
+
+
+def test_repeated_flags_accumulate() -> None:
+    got = parse("--policy", "sync", "--domain-filter", "a.org", "--domain-filter", "b.org,c.org")
+    assert got.domain_filter == ["a.org", "b.org", "c.org"]
+    assert got.sync_config().domain_filter.matches("x.b.org")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("15s", 15.0), ("1m", 60.0), ("1h30m", 5400.0), ("42", 42.0)])
+def test_durations_are_go_durations_or_seconds(text: str, seconds: float) -> None:
+    assert parse("--policy", "sync", "--interval", text).interval == seconds
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        ((), "--policy is required"),
+        (("--policy", "sometimes"), "--policy"),
+        (("--policy", "sync", "--txt-prefix", "p", "--txt-suffix", "s"), "--txt-prefix and --txt-suffix"),
+        (("--policy", "sync", "--ignore-hostname-annotation"), "--ignore-hostname-annotation"),
+        (("--policy", "sync", "--source", "pod"), "--source"),
+        (("--policy", "sync", "--managed-record-types", "MX"), "--managed-record-types"),
+        (("--policy", "sync", "--regex-domain-filter", "("), "--regex-domain-filter"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(argv: tuple[str, ...], named: str) -> None:
+    with pytest.raises(s.SettingsError) as err:
+        parse(*argv)
+    assert named in str(err.value) and "\n" not in str(err.value)
