@@ -247,12 +247,14 @@ class Watcher:
                 self.emit(
                     self.kind, "DELETED", {"kind": self.kind, "metadata": {"namespace": ns, "name": name}}
                 )
-        self.versions = seen
+        self.versions.clear()
+        self.versions.update(seen)
         return rv
 
     def run(self) -> None:
         backoff = Backoff()
-        rv, first, failing = "", True, False
+        # A watcher of an earlier leadership term left `versions`: relist against them and publish the diff.
+        rv, first, failing = "", not self.versions, False
         while not self.stop.is_set():
             try:
                 if not rv:
@@ -368,6 +370,7 @@ def run(rt: Runtime) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("emitter started", identity=lease.identity, lease=f"{lease.namespace}/{lease.name}")
     renew = max(0.5, s.leader_election_duration / 3)
+    known: dict[str, dict[str, str]] = {}  # kind -> object -> resourceVersion, kept across terms
     while not shutdown.is_set():
         try:
             leading = lease.try_acquire()
@@ -376,13 +379,15 @@ def run(rt: Runtime) -> int:
             log.warning("lease unavailable, retrying", error=str(exc).splitlines()[0][:200])
             leading = False
         if leading:
-            lead(rt, lease, renew, shutdown)
+            lead(rt, lease, renew, shutdown, known)
         else:
             shutdown.wait(renew)
     return 0
 
 
-def lead(rt: Runtime, lease: Lease, renew: float, shutdown: threading.Event) -> None:
+def lead(
+    rt: Runtime, lease: Lease, renew: float, shutdown: threading.Event, known: dict[str, dict[str, str]]
+) -> None:
     """Watch and publish while the lease is ours."""
     log.info("became the leader; watching", identity=lease.identity)
     metrics.leader.set(1)
@@ -403,7 +408,7 @@ def lead(rt: Runtime, lease: Lease, renew: float, shutdown: threading.Event) -> 
 
     threads = [threading.Thread(target=publisher.run, name="publisher", daemon=True)]
     for kind in kinds_for(rt.sources):
-        w = Watcher(rt.kube, kind, rt.settings.namespace, emit, stop)
+        w = Watcher(rt.kube, kind, rt.settings.namespace, emit, stop, known.setdefault(kind, {}))
         threads.append(threading.Thread(target=w.run, name=f"watch-{kind}", daemon=True))
     for t in threads:
         t.start()

@@ -112,3 +112,43 @@ def test_the_standby_emitter_takes_over_when_the_leader_dies(
         p.wait("a record through the new leader", lambda: p.hosts(name) == ["192.0.2.4"])
     finally:
         p.stop()
+
+
+def test_the_emitter_recovers_from_an_api_server_restart(
+    redis_url: str, etcd_url: str, tmp_path: Path
+) -> None:
+    """Its watches break, then resume or relist (410 Gone after the restart); no process exits."""
+    kube_etcd, kube_etcd_url = testenv.start_etcd(tmp_path, "etcd-kube-private")
+    apiserver, kubeconfig = testenv.start_kube_apiserver(tmp_path, kube_etcd_url)
+    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path)
+    try:
+        p.start_worker()
+        p.start_emitter()
+        p.wait("the emitter to lead", lambda: "became the leader" in p.log("emitter"))
+        ns = namespace(p.core)
+        first = f"first.{p.domain}"
+        lb_service(p.core, ns, "first", first, "192.0.2.5")
+        p.wait("the first record", lambda: p.hosts(first) == ["192.0.2.5"])
+        apiserver.stop()
+        time.sleep(5)
+        assert p.procs["emitter"].alive() and p.procs["worker"].alive()
+        apiserver.start()  # same port, certificates and etcd
+        testenv.wait_until("kube-apiserver", apiserver, lambda: _ready(p), 120)
+        second = f"second.{p.domain}"
+        lb_service(p.core, ns, "second", second, "192.0.2.6")
+        p.wait("a record after the restart", lambda: p.hosts(second) == ["192.0.2.6"], 60)
+        log = p.log("emitter")
+        noticed = ("lease renewal failed", "watch of Service failed, retrying")
+        assert any(n in log for n in noticed), log[-3000:]
+    finally:
+        p.stop()
+        apiserver.stop()
+        kube_etcd.stop()
+
+
+def _ready(p: Pipeline) -> bool:
+    try:
+        p.core.list_namespace(limit=1)
+        return True
+    except Exception:
+        return False
