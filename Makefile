@@ -1,6 +1,6 @@
 # The two commands: `make run` runs the system locally, `make test` runs every check and test.
 # Each does its own set-up on a fresh machine: a venv with the project, Debian redis-server,
-# and Go builds of etcd and kube-apiserver cached in ~/.cache/extdns.
+# and Go builds of etcd, kube-apiserver, kubectl and the peers (CoreDNS, ExternalDNS) cached in ~/.cache/extdns.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 components: venv
-	$(PY) -m tools.testenv build
+	$(PY) -m tools.testenv build --peers
 
 check: venv
 	$(VENV)/bin/ruff check .
