@@ -7,12 +7,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup venv components check unit integration e2e bench clean
+.PHONY: run test setup venv components peers check unit integration e2e bench clean
 
 run: setup
 	$(PY) -m tools.run
 
-test: setup check
+test: setup peers check
 	$(PY) -m pytest tests
 
 setup: venv components
@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 components: venv
+	$(PY) -m tools.testenv build
+
+peers: venv
 	$(PY) -m tools.testenv build --peers
 
 check: venv
