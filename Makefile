@@ -46,3 +46,10 @@ e2e: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Every benchmark, each printing its table (ours and the peers', same run, same machine).
+bench: setup peers
+	$(PY) -m bench.records_bench
+	$(PY) -m bench.pipeline
+	$(PY) -m bench.dns_qps --seconds 5 --names 1000
+	$(PY) -m bench.peers

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, float, str]:
     out = subprocess.run(
         [
-            "dnsperf",
+            str(testenv.debian_binary("dnsperf", "dnsperf")),
             "-s",
             "127.0.0.1",
             "-p",

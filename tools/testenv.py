@@ -198,22 +198,24 @@ def build(names: tuple[str, ...]) -> None:
         log(f"{name}: {path} ({time.monotonic() - start:.1f}s)")
 
 
-def redis_server() -> Path:
-    """The redis-server binary, installed from Debian's packages when missing."""
-    found = shutil.which("redis-server")
+def debian_binary(command: str, package: str) -> Path:
+    """A command from Debian's packages, installed with apt-get when missing."""
+    found = shutil.which(command)
     if found is None:
-        log("installing Debian redis-server ...")
+        log(f"installing Debian {package} ...")
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
-            check=True,
-            env=env,
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=True, env=env
         )
-        found = shutil.which("redis-server")
+        found = shutil.which(command)
     if found is None:
-        raise RuntimeError("redis-server is still missing after apt-get install redis-server")
+        raise RuntimeError(f"{command} is still missing after apt-get install {package}")
     return Path(found)
+
+
+def redis_server() -> Path:
+    return debian_binary("redis-server", "redis-server")
 
 
 # ---------------------------------------------------------------- processes
