@@ -186,5 +186,5 @@ def _log_lines(puts: Mapping[str, Service], deletes: Iterable[str]) -> list[str]
         f"Add/set key {key} to Host={service.host}, Text={service.text}, TTL={service.ttl}"
         for key, service in sorted(puts.items())
     ]
-    lines.extend(f"Delete key {key}" for key in deletes)
+    lines.extend(f"Delete key {key} (exact=true)" for key in deletes)  # v0.22.0's words; ours are all exact
     return lines

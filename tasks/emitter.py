@@ -209,8 +209,8 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (410): relist."""
 
 
-def watch_events(kube: Kube, kind: str, rv: str) -> Iterator[tuple[str, KubeObject]]:
-    for event in kube.watch(kind, rv, WATCH_TIMEOUT):
+def watch_events(kube: Kube, kind: str, rv: str, namespace: str) -> Iterator[tuple[str, KubeObject]]:
+    for event in kube.watch(kind, rv, WATCH_TIMEOUT, namespace):
         etype, obj = event.get("type", ""), event.get("object") or {}
         if etype == "ERROR":
             if obj.get("code") == 410:
@@ -229,9 +229,15 @@ class Watcher:
     emit: Callable[[str, str, KubeObject], None]  # (kind, event type, object)
     stop: threading.Event
     versions: dict[str, str] = field(default_factory=dict)  # object key -> resourceVersion
+    listed: threading.Event = field(default_factory=threading.Event)  # set once the first list is in
+
+    @property
+    def scope(self) -> str:
+        """The namespace to list and watch (--namespace); Nodes are cluster-wide."""
+        return "" if self.kind == "Node" else self.namespace
 
     def _relist(self, first: bool) -> str:
-        items, rv = self.kube.list(self.kind, "" if self.kind == "Node" else self.namespace)
+        items, rv = self.kube.list(self.kind, self.scope)
         seen: dict[str, str] = {}
         for obj in items:
             ns, name, _ = _meta(obj)
@@ -260,7 +266,8 @@ class Watcher:
                 if not rv:
                     rv = self._relist(first)
                     first = False
-                for etype, obj in watch_events(self.kube, self.kind, rv):
+                    self.listed.set()
+                for etype, obj in watch_events(self.kube, self.kind, rv, self.scope):
                     rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
                     if etype != "BOOKMARK":
                         ns, name, _ = _meta(obj)
@@ -389,7 +396,7 @@ def lead(
     rt: Runtime, lease: Lease, renew: float, shutdown: threading.Event, known: dict[str, dict[str, str]]
 ) -> None:
     """Watch and publish while the lease is ours."""
-    log.info("became the leader; watching", identity=lease.identity)
+    log.info("acquired the lease; listing", identity=lease.identity)
     metrics.leader.set(1)
     stop = threading.Event()
     services = ServiceIndex()
@@ -407,9 +414,21 @@ def lead(
             publisher.q.put(Message(ref, seen, rv if ref.kind == kind else "", etype))
 
     threads = [threading.Thread(target=publisher.run, name="publisher", daemon=True)]
-    for kind in kinds_for(rt.sources):
-        w = Watcher(rt.kube, kind, rt.settings.namespace, emit, stop, known.setdefault(kind, {}))
-        threads.append(threading.Thread(target=w.run, name=f"watch-{kind}", daemon=True))
+    watchers = [
+        Watcher(rt.kube, kind, rt.settings.namespace, emit, stop, known.setdefault(kind, {}))
+        for kind in kinds_for(rt.sources)
+    ]
+    threads += [threading.Thread(target=w.run, name=f"watch-{w.kind}", daemon=True) for w in watchers]
+
+    def announce() -> None:
+        # Changes after the first lists are watched; before them, the resync is the safety net.
+        for w in watchers:
+            while not w.listed.wait(0.1):
+                if stop.is_set():
+                    return
+        log.info("became the leader; watching", identity=lease.identity)
+
+    threads.append(threading.Thread(target=announce, name="announce", daemon=True))
     for t in threads:
         t.start()
     last_renewed = time.monotonic()

@@ -116,7 +116,9 @@ class Kube:
             raise
         return obj
 
-    def watch(self, kind: str, resource_version: str, timeout_seconds: int = 300) -> Iterator[KubeObject]:
+    def watch(
+        self, kind: str, resource_version: str, timeout_seconds: int = 300, namespace: str = ""
+    ) -> Iterator[KubeObject]:
         """Raw watch events ({type, object}) from a resourceVersion, with bookmarks, until the server ends."""
         r = RESOURCES[kind]
         query: list[tuple[str, Any]] = [
@@ -125,7 +127,7 @@ class Kube:
             ("resourceVersion", resource_version),
             ("timeoutSeconds", timeout_seconds),
         ]
-        resp = self._call("GET", r.path(), query, stream=True)
+        resp = self._call("GET", r.path(namespace), query, stream=True)
         try:
             buf = b""
             for chunk in resp.stream(amt=None, decode_content=False):

@@ -190,7 +190,7 @@ def test_log_lines_use_external_dns_words() -> None:
     suffix = target_suffix("A", "2.2.2.2")
     assert op.log_lines == (
         f"Add/set key /skydns/org/example/foo/{suffix} to Host=2.2.2.2, Text=, TTL=30",
-        "Delete key /skydns/org/example/foo/1a2b3c4d",
+        "Delete key /skydns/org/example/foo/1a2b3c4d (exact=true)",
     )
 
 
