@@ -6,11 +6,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from extdns.endpoint import Endpoint
-from extdns.sources import Cluster, ObjectRef, Rejection, endpoints_for_object
+from extdns.sources import Cluster, ObjectRef, Rejection
 from extdns.sources.collect import Collected, collect
 from tasks import events, metrics
 from tasks.converge import Outcome, converge
@@ -60,20 +60,8 @@ def report_rejections(rt: Runtime, rejections: Iterable[Rejection], post_events:
             events.post(rt.kube, r.ref, "RecordError", r.reason, warning=True)
 
 
-def _claims(
-    objects: Mapping[ObjectRef, Any], cluster: Cluster, rt: Runtime
-) -> tuple[dict[ObjectRef, frozenset[str]], list[Rejection]]:
-    """What each object claims now, with its (unmerged) endpoints and rejections."""
-    claims: dict[ObjectRef, frozenset[str]] = {}
-    rejections: list[Rejection] = []
-    for ref, obj in objects.items():
-        if ref.kind.lower() not in rt.sources:
-            claims[ref] = frozenset()
-            continue
-        result = endpoints_for_object(ref.kind, obj, cluster, rt.source_config)
-        claims[ref] = frozenset(e.dns_name for e in result.endpoints)
-        rejections += result.rejections
-    return claims, rejections
+def _claims_of(found: Collected) -> dict[ObjectRef, frozenset[str]]:
+    return {bare(ref): names for ref, names in found.claims.items()}
 
 
 def reconcile(
@@ -93,19 +81,15 @@ def reconcile(
     state: dict[str, Any] = {}
 
     def desired(names: frozenset[str] | None) -> list[Endpoint]:
-        objects, found = read_some(rt.kube, refs)
-        cluster = snapshot(objects)
-        now, rejections = _claims({r: found[r] for r in found}, cluster, rt)
-        scope = {n for r in refs for n in now.get(r, frozenset()) | before.get(r, set())}
+        objects, _ = read_some(rt.kube, refs)
+        found = collect(snapshot(objects), rt.source_config, rt.sources)
+        scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
         others = rt.claims.claimants(scope) - set(refs)
         if others:
-            more, more_found = read_some(rt.kube, others)
-            cluster = snapshot([*objects, *more])
-            found = {**found, **more_found}
-            now, rejections = _claims(found, cluster, rt)
-        state.update(now=now, scope=frozenset(scope), rejections=rejections, cluster=cluster)
-        result = collect(cluster, rt.source_config, rt.sources)
-        return [e for e in result.endpoints if e.dns_name in scope]
+            more, _ = read_some(rt.kube, others)
+            found = collect(snapshot([*objects, *more]), rt.source_config, rt.sources)
+        state.update(now=_claims_of(found), scope=frozenset(scope), rejections=found.rejections)
+        return [e for e in found.endpoints if e.dns_name in scope]
 
     wanted = desired(None)
     report_rejections(rt, state["rejections"])
@@ -148,7 +132,7 @@ def full_sync(
     if dry_run:
         return outcome
     if rebuild_index:
-        rt.claims.rebuild({replace(ref, uid=""): names for ref, names in found[-1].claims.items()})
+        rt.claims.rebuild(_claims_of(found[-1]))
     metrics.last_sync.set_to_current_time()
     if not outcome.changed:
         metrics.no_op_runs.inc()
