@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from tests.e2e.pipeline import Pipeline, make_pipeline
-from tests.e2e.test_pipeline import lb_service, namespace
+from tests.e2e.test_pipeline import lb_service, namespace, set_lb
 from tools import testenv
 
 OUTAGE = 12.0  # seconds; long enough for several failed retries and a missed beat tick
@@ -135,7 +136,9 @@ def test_the_emitter_recovers_from_an_api_server_restart(
         apiserver.start()  # same port, certificates and etcd
         testenv.wait_until("kube-apiserver", apiserver, lambda: _ready(p), 120)
         second = f"second.{p.domain}"
-        lb_service(p.core, ns, "second", second, "192.0.2.6")
+        # Right after a restart the API server may still refuse to allocate a ClusterIP (500 "range
+        # is full" until its allocator has synced): that is the server starting, not us; try again.
+        p.wait("the Service to be created", lambda: _created(p, ns, "second", second), 60)
         p.wait("a record after the restart", lambda: p.hosts(second) == ["192.0.2.6"], 60)
         log = p.log("emitter")
         noticed = ("lease renewal failed", "watch of Service failed, retrying")
@@ -144,6 +147,23 @@ def test_the_emitter_recovers_from_an_api_server_restart(
         p.stop()
         apiserver.stop()
         kube_etcd.stop()
+
+
+def _created(p: Pipeline, ns: str, name: str, hostname: str) -> bool:
+    try:
+        lb_service(p.core, ns, name, hostname)
+    except ApiException as e:
+        if e.status == 500:
+            return False
+        if e.status != 409:  # 409: an earlier try created it; its status still needs setting
+            raise
+    try:
+        set_lb(p.core, ns, name, "192.0.2.6")
+    except ApiException as e:
+        if e.status == 500:
+            return False
+        raise
+    return True
 
 
 def _ready(p: Pipeline) -> bool:
