@@ -53,9 +53,13 @@ class Pipeline:
             "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
         )  # fmt: skip
 
-    def start_emitter(self, name: str = "emitter") -> testenv.Proc:
+    def start_emitter(self, name: str = "emitter", lead: bool = True) -> testenv.Proc:
+        """Start an emitter; with `lead`, return once it holds the lease and its first lists are in."""
         port = testenv.free_port()
-        return self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}")
+        proc = self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}")
+        if lead:
+            self.wait(f"{name} to lead", lambda: "became the leader" in self.log(name))
+        return proc
 
     def start_beat(self) -> testenv.Proc:
         schedule = self.logdir / "beat-schedule"
