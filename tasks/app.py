@@ -1,4 +1,8 @@
-"""The Celery application object and its configuration (broker from CELERY_BROKER_URL)."""
+"""The Celery application object and its configuration (broker from CELERY_BROKER_URL).
+
+Importing it reads no settings and configures no logging: the worker and beat load the
+`EXTERNAL_DNS_*` settings when they start (see `tasks.jobs`), and refuse to start on a bad one.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,14 @@ import os
 
 from celery import Celery
 
-from tasks import logs
-from tasks.settings import Settings
-
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+from tasks.runtime import DEFAULT_BROKER, retry_cap, visibility_timeout
 
 
 def make_app() -> Celery:
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
     app = Celery("extdns", include=["tasks.ops", "tasks.jobs"])
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_format)
-    interval = settings.interval
-    visibility = float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "60"))
+    visibility = visibility_timeout()
+    assert retry_cap() < visibility
     app.conf.update(
         broker_url=broker,
         result_backend=os.environ.get("CELERY_RESULT_BACKEND", broker),
@@ -35,6 +34,7 @@ def make_app() -> Celery:
         broker_connection_retry_on_startup=True,
         # An unacknowledged message (its worker died) is redelivered after this; tasks are idempotent.
         # The sweep for such messages runs every `unacked_restore_interval` s (kombu's default is 100 s).
+        # Retry countdowns stay below it (`retry_cap`), so a task waiting for its retry is not redelivered.
         broker_transport_options={
             "visibility_timeout": visibility,
             "unacked_restore_interval": min(5.0, visibility),
@@ -42,10 +42,6 @@ def make_app() -> Celery:
         },
         worker_hijack_root_logger=False,
         timezone="UTC",
-        # The safety net: a full resync every --interval; a tick that waits longer than that is dropped.
-        beat_schedule={
-            "resync": {"task": "extdns.resync", "schedule": interval, "options": {"expires": interval}},
-        },
     )
     return app
 

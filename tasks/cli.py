@@ -51,7 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         logs.log.warning(f"Skipping {r.subject}: {r.reason}")
     print(endpoints_to_json(found.endpoints) if args.output == "json" else endpoints_table(found.endpoints))
     if os.environ.get("ETCD_URLS"):
-        out = converge(rt.store, rt.sync_config, lambda names: found.endpoints, dry_run=True)
+        out = converge(rt.store, rt.sync_config, lambda todo: (found.endpoints, None), dry_run=True)
         print(f"plan against {os.environ['ETCD_URLS']}: {out.planned} names to change", file=sys.stderr)
     return 0
 
@@ -71,7 +71,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     stop = _stop_flag()
     while True:
         try:
-            full_sync(rt, read, dry_run=s.dry_run, rebuild_index=index)
+            full_sync(rt.controller, read, dry_run=s.dry_run, rebuild_index=index)
         except Exception as exc:
             backend = backend_of(exc)
             if s.once or backend is None:

@@ -1,20 +1,30 @@
-"""Converge etcd to the desired endpoints: read, plan with the core, apply; re-plan names that lost a race."""
+"""Converge etcd to the cluster: take a view, read the cluster, read etcd at the view, plan, commit fenced.
+
+The order is the whole point: the etcd revision R is taken *before* the cluster (and the claims
+index) is read, etcd is read *at* R, and every name commits only if nothing was written to it
+since R (see `extdns.fencing`). A writer whose cluster view is older than a committed write
+therefore loses, and re-reads everything for the names it lost.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from extdns.endpoint import Endpoint
-from extdns.records import SyncResult, name_keys, sync
+from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced
+from extdns.fencing import touch as fence_touch
+from extdns.records import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
 from tasks import metrics
-from tasks.etcdstore import ApplyReport, EtcdStore
 from tasks.logs import log
+from tasks.ports import ApplyReport, RecordStore, ViewExpired
 
-# Desired endpoints, read fresh from the sources; for a set of names, or everything when None.
-DesiredFn = Callable[[frozenset[str] | None], Sequence[Endpoint]]
+# Read the cluster for the names still to plan (None on the first round) and return the desired
+# endpoints and the names they cover (None: every name under the prefix).
+DesiredFn = Callable[[frozenset[str] | None], tuple[Sequence[Endpoint], frozenset[str] | None]]
 
 
 @dataclass
@@ -26,6 +36,7 @@ class Outcome:
     rejected: list[Rejected] = field(default_factory=list)
     rounds: int = 0
     unresolved: list[str] = field(default_factory=list)  # names still conflicting after every round
+    blocked: list[str] = field(default_factory=list)  # objects another task holds (reconcile only)
 
     @property
     def changed(self) -> bool:
@@ -39,59 +50,75 @@ def report_rejected(rejected: Iterable[Rejected]) -> None:
         metrics.invalid_input.labels(source=source, culprit=r.subject).inc()
 
 
-def _plan(
-    store: EtcdStore, cfg: SyncConfig, desired: Sequence[Endpoint], names: frozenset[str] | None
-) -> tuple[SyncResult, int]:
-    if names is None:
-        kvs, revision = store.read_prefix()
-    else:
-        kvs, revision = store.read_keys(name_keys(names, cfg))
-    result = sync(kvs, desired, cfg, names)
-    for op in result.ops:
+def _log_ops(ops: Iterable[NameOps]) -> None:
+    for op in ops:
         for line in op.log_lines:
             log.info(line)
         for warning in op.warnings:
             log.warning(warning)
-    return result, revision
 
 
 def converge(
-    store: EtcdStore,
+    store: RecordStore,
     cfg: SyncConfig,
     desired: DesiredFn,
-    names: frozenset[str] | None = None,
     *,
     dry_run: bool = False,
     rounds: int = 5,
-    first: Sequence[Endpoint] | None = None,
+    touch: bool = False,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Make etcd hold the desired records for `names` (all names when None).
+    """Make etcd hold what the cluster asks for, for the names `desired` covers.
 
-    A name whose transaction fails its conditions is re-read from etcd, its desired endpoints are
-    read again, and it is re-planned, up to `rounds` times: a writer with an older view never wins.
-    `first`, when given, is the desired state already read for the first round.
+    A name whose transaction fails its guards is planned again from a new view, up to `rounds`
+    times; names still losing are `unresolved` (the caller retries later). With `touch`, every
+    name in scope with nothing to write still gets its fence moved (see `extdns.fencing`).
     """
     out = Outcome()
-    scope = names
+    todo: frozenset[str] | None = None
     for attempt in range(1, rounds + 1):
-        wanted = first if attempt == 1 and first is not None else desired(scope)
-        result, revision = _plan(store, cfg, wanted, scope)
         out.rounds = attempt
+        view = store.begin()
+        wanted, scope = desired(todo)
+        try:
+            if scope is None:
+                snap = store.read(view)
+            else:
+                snap = store.read(
+                    view, name_keys(scope, cfg), [fence_key(n, cfg.prefix) for n in sorted(scope)]
+                )
+        except ViewExpired:
+            log.info("etcd compacted the revision read; taking a new view")
+            continue
+        result = sync(snap.kvs, wanted, cfg, scope)
         if attempt == 1:
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)
             out.rejected = list(result.rejected)
             report_rejected(result.rejected)
-        if dry_run:
+        txns = [fenced(op, cfg.prefix, snap.fences) for op in result.ops]
+        if touch and scope is not None:
+            planned = {op.name for op in result.ops}
+            txns += [fence_touch(n, cfg.prefix, snap.fences) for n in sorted(scope - planned)]
+        if dry_run or not txns:
+            _log_ops(result.ops)  # dry-run: what would be written, in the same words
+            out.unresolved = []
             return out
-        report = store.apply(result.ops, revision)
+        if clock() - view.taken > MAX_VIEW_AGE:  # tombstones may be gone: this view can no longer be fenced
+            todo = frozenset(t.name for t in txns)
+            log.warning("The cluster view is too old to commit; reading again", names=len(todo))
+            continue
+        report = store.apply(txns)
+        applied = set(report.applied)
+        _log_ops(op for op in result.ops if op.name in applied)
         out.report.add(report)
         out.report.conflicts = report.conflicts
         metrics.etcd_writes.labels(op="put").inc(report.puts)
         metrics.etcd_writes.labels(op="delete").inc(report.deletes)
         if not report.conflicts:
+            out.unresolved = []
             return out
         metrics.etcd_conflicts.inc(len(report.conflicts))
         log.info("Re-planning names whose transaction lost a race", names=",".join(report.conflicts))
-        scope = frozenset(report.conflicts)
-    out.unresolved = list(out.report.conflicts)
+        todo = frozenset(report.conflicts)
+    out.unresolved = sorted(todo) if todo else ["*"]  # "*": no view could be read or fenced at all
     return out

@@ -1,21 +1,25 @@
-"""etcd adapter: read the SkyDNS prefix or single names; apply per-name ops in conditional, chunked txns."""
+"""etcd adapter: a view's revision, reads at that revision, and fenced per-name transactions in chunks."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
+import grpc
 import pyetcd
 from pyetcd import etcdrpc
 
 from extdns.current import KeyValue
-from extdns.ops import NameOps
-from extdns.skydns import name_to_key, normalize_prefix
+from extdns.fencing import FENCE_ROOT, TOMBSTONE_TTL, NameTxn, fence_range
+from extdns.skydns import normalize_prefix
+from tasks.ports import ApplyReport, Snapshot, View, ViewExpired
 
 # etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
 MAX_TXN_OPS = 128
 MAX_TXN_BYTES = 1 << 20
 PAGE = 5000
+LEAF_PAGE = 64  # leaves read per name in the first, batched read; a name with more is paged on its own
+LEASE_REUSE = 60.0  # seconds one fence lease is shared by later commits
 
 
 def range_end(prefix: bytes) -> bytes:
@@ -26,42 +30,14 @@ def range_end(prefix: bytes) -> bytes:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-@dataclass
-class ApplyReport:
-    """What one apply did: names written, names whose transaction lost a race, and the counts."""
-
-    applied: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    puts: int = 0
-    deletes: int = 0
-    txns: int = 0
-
-    @property
-    def writes(self) -> int:
-        return self.puts + self.deletes
-
-    def add(self, other: ApplyReport) -> None:
-        self.applied += other.applied
-        self.conflicts += other.conflicts
-        self.puts += other.puts
-        self.deletes += other.deletes
-        self.txns += other.txns
-
-
-@dataclass(frozen=True)
-class _Txn:
-    """One name's transaction parts as etcd messages."""
-
-    name: str
-    compares: list[etcdrpc.Compare]
-    requests: list[etcdrpc.RequestOp]
-    size: int
-    puts: int
-    deletes: int
+def _compare(key: str, revision: int) -> etcdrpc.Compare:
+    return etcdrpc.Compare(
+        key=key.encode(), target=etcdrpc.Compare.MOD, result=etcdrpc.Compare.EQUAL, mod_revision=revision
+    )
 
 
 class EtcdStore:
-    """Reads and conditional writes over one SkyDNS prefix."""
+    """Reads at one revision and fenced writes over one SkyDNS prefix."""
 
     def __init__(self, client: pyetcd.Etcd3Client, prefix: str, *, max_txn_ops: int = MAX_TXN_OPS,
                  max_txn_bytes: int = MAX_TXN_BYTES) -> None:  # fmt: skip
@@ -69,150 +45,225 @@ class EtcdStore:
         self.prefix = normalize_prefix(prefix)
         self.max_ops = max_txn_ops
         self.max_bytes = max_txn_bytes
+        self._lease: tuple[int, float] | None = None
+
+    # ------------------------------------------------------------ rpc
+
+    def _rpc(self, stub: str, method: str, request: object) -> object:
+        c = self.client
+        call = getattr(getattr(c, stub), method)
+        try:
+            return call(request, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.OUT_OF_RANGE:  # "required revision has been compacted"
+                raise ViewExpired(str(exc.details())) from exc
+            raise
+
+    def _range(self, request: etcdrpc.RangeRequest) -> etcdrpc.RangeResponse:
+        resp: etcdrpc.RangeResponse = self._rpc("kvstub", "Range", request)
+        return resp
+
+    def _txn(self, request: etcdrpc.TxnRequest) -> etcdrpc.TxnResponse:
+        resp: etcdrpc.TxnResponse = self._rpc("kvstub", "Txn", request)
+        return resp
 
     # ------------------------------------------------------------ reads
 
-    def _range(self, request: etcdrpc.RangeRequest) -> etcdrpc.RangeResponse:
-        c = self.client
-        return c.kvstub.Range(request, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
+    def begin(self) -> View:
+        """The current revision: taken *before* the cluster and the claims are read."""
+        resp = self._range(etcdrpc.RangeRequest(key=FENCE_ROOT.encode(), count_only=True))
+        return View(int(resp.header.revision), time.monotonic())
 
-    def _txn(self, request: etcdrpc.TxnRequest) -> etcdrpc.TxnResponse:
-        c = self.client
-        return c.kvstub.Txn(request, c.timeout, credentials=c.call_credentials, metadata=c.metadata)
-
-    def read_prefix(self) -> tuple[list[KeyValue], int]:
-        """Every key under the prefix, paginated, all pages from one revision; and that revision."""
-        start = (self.prefix + "/").encode()
-        end = range_end(start)
-        out: list[KeyValue] = []
-        revision = 0
+    def _paged(self, start: bytes, end: bytes, revision: int) -> list[etcdrpc.KeyValue]:
+        out: list[etcdrpc.KeyValue] = []
         while True:
             resp = self._range(etcdrpc.RangeRequest(key=start, range_end=end, limit=PAGE, revision=revision))
-            revision = revision or resp.header.revision
-            out += [KeyValue(kv.key.decode(errors="replace"), kv.value, kv.mod_revision) for kv in resp.kvs]
+            out += resp.kvs
             if not resp.more or not resp.kvs:
-                return out, revision
+                return out
             start = resp.kvs[-1].key + b"\0"
 
-    def read_keys(self, keys: Iterable[str]) -> tuple[list[KeyValue], int]:
-        """Each key itself and everything under `key/`, in read-only transactions of one revision each."""
-        ranges: list[tuple[bytes, bytes]] = []
+    def read(self, view: View, keys: Sequence[str] | None = None, fences: Sequence[str] = ()) -> Snapshot:
+        """Records and fences at the view's revision: everything (keys None), or the given names' keys."""
+        if keys is None:
+            start = (self.prefix + "/").encode()
+            kvs = self._paged(start, range_end(start), view.revision)
+            fstart = fence_range(self.prefix).encode()
+            fence_kvs = self._paged(fstart, range_end(fstart), view.revision)
+            return Snapshot(
+                [KeyValue(kv.key.decode(errors="replace"), kv.value, kv.mod_revision) for kv in kvs],
+                {kv.key.decode(errors="replace"): kv.mod_revision for kv in fence_kvs},
+            )
+        return self._read_names(view.revision, keys, fences)
+
+    def _read_names(self, revision: int, keys: Sequence[str], fences: Sequence[str]) -> Snapshot:
+        """Each key itself and its leaves (`key/<suffix>`, not the names below it), and each fence.
+
+        One batched, read-only transaction per etcd op limit reads every key exactly and the first
+        LEAF_PAGE keys under it; a key with more below it (an apex with names under it) is paged on
+        its own, jumping over each child name's subtree instead of reading it.
+        """
+        ranges: list[tuple[bytes, bytes, int]] = []
         for key in keys:
             k = key.encode()
-            ranges += [(k, b""), (k + b"/", range_end(k + b"/"))]
-        out: dict[bytes, KeyValue] = {}
-        revision = 0
+            ranges += [(k, b"", 0), (k + b"/", range_end(k + b"/"), LEAF_PAGE)]
+        ranges += [(f.encode(), b"", 0) for f in fences]
+        fence_set = {f.encode() for f in fences}
+        found: dict[bytes, etcdrpc.KeyValue] = {}
+        fence_revs: dict[str, int] = {}
+        deep: list[bytes] = []
         for i in range(0, len(ranges), self.max_ops):
+            chunk = ranges[i : i + self.max_ops]
             ops = [
-                etcdrpc.RequestOp(request_range=etcdrpc.RangeRequest(key=k, range_end=e, revision=revision))
-                for k, e in ranges[i : i + self.max_ops]
+                etcdrpc.RequestOp(
+                    request_range=etcdrpc.RangeRequest(key=k, range_end=e, limit=limit, revision=revision)
+                )
+                for k, e, limit in chunk
             ]
             resp = self._txn(etcdrpc.TxnRequest(success=ops))
-            revision = revision or resp.header.revision
-            for r in resp.responses:
-                for kv in r.response_range.kvs:
-                    out[kv.key] = KeyValue(kv.key.decode(errors="replace"), kv.value, kv.mod_revision)
-        return sorted(out.values(), key=lambda kv: kv.key), revision
+            for (start, _, _), r in zip(chunk, resp.responses, strict=True):
+                rr = r.response_range
+                for kv in rr.kvs:
+                    if kv.key in fence_set:
+                        fence_revs[kv.key.decode()] = kv.mod_revision
+                    elif b"/" not in kv.key[len(start) :]:
+                        found[kv.key] = kv
+                if rr.more or any(b"/" in kv.key[len(start) :] for kv in rr.kvs):
+                    deep.append(start)
+        for start in deep:
+            for kv in self._leaves(start, revision):
+                found[kv.key] = kv
+        kvs = [
+            KeyValue(k.decode(errors="replace"), kv.value, kv.mod_revision) for k, kv in sorted(found.items())
+        ]
+        return Snapshot(kvs, fence_revs)
+
+    def _leaves(self, start: bytes, revision: int) -> Iterable[etcdrpc.KeyValue]:
+        """Keys directly under `start` (which ends in '/'), skipping every deeper subtree."""
+        end = range_end(start)
+        cursor = start
+        while cursor < end:
+            resp = self._range(
+                etcdrpc.RangeRequest(key=cursor, range_end=end, limit=LEAF_PAGE, revision=revision)
+            )
+            if not resp.kvs:
+                return
+            cursor = b""
+            for kv in resp.kvs:
+                rest = kv.key[len(start) :]
+                if b"/" in rest:  # a name below this one: jump over its whole subtree
+                    cursor = range_end(start + rest.split(b"/", 1)[0] + b"/")
+                    break
+                yield kv
+            if not cursor:
+                if not resp.more:
+                    return
+                cursor = resp.kvs[-1].key + b"\0"
 
     # ------------------------------------------------------------ writes
 
-    def _name_txn(self, op: NameOps, revision: int) -> _Txn:
-        compares = [
-            etcdrpc.Compare(
-                key=key.encode(), target=etcdrpc.Compare.MOD, result=etcdrpc.Compare.EQUAL, mod_revision=rev
+    def _fence_lease(self) -> int:
+        now = time.monotonic()
+        if self._lease is None or now - self._lease[1] > LEASE_REUSE:
+            grant = self._rpc("leasestub", "LeaseGrant", etcdrpc.LeaseGrantRequest(TTL=TOMBSTONE_TTL, ID=0))
+            self._lease = (int(grant.ID), now)  # type: ignore[attr-defined]
+        return self._lease[0]
+
+    def _requests(self, t: NameTxn) -> list[etcdrpc.RequestOp]:
+        lease = self._fence_lease()
+        out = [
+            etcdrpc.RequestOp(
+                request_put=etcdrpc.PutRequest(key=k.encode(), value=v, lease=lease if k == t.fence else 0)
             )
-            for key, rev in sorted(op.expected.items())
+            for k, v in t.puts
         ]
-        if revision:
-            # Nothing else appeared in or under the name's record key since we read it.
-            own = name_to_key(op.name, self.prefix).encode()
-            for key, end in ((own, b""), (own + b"/", range_end(own + b"/"))):
-                compares.append(
-                    etcdrpc.Compare(
-                        key=key,
-                        range_end=end,
-                        target=etcdrpc.Compare.MOD,
-                        result=etcdrpc.Compare.LESS,
-                        mod_revision=revision + 1,
-                    )
-                )
-        requests = [
-            etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k.encode(), value=v))
-            for k, v in sorted(op.puts.items())
-        ]
-        requests += [
+        out += [
             etcdrpc.RequestOp(request_delete_range=etcdrpc.DeleteRangeRequest(key=k.encode()))
-            for k in op.deletes
+            for k in t.deletes
         ]
-        size = sum(c.ByteSize() for c in compares) + sum(r.ByteSize() for r in requests)
-        return _Txn(op.name, compares, requests, size, len(op.puts), len(op.deletes))
+        return out
 
-    def _fits(self, batch: list[_Txn], t: _Txn) -> bool:
-        return (
-            sum(len(b.compares) for b in batch) + len(t.compares) <= self.max_ops
-            and sum(len(b.requests) for b in batch) + len(t.requests) <= self.max_ops
-            and sum(b.size for b in batch) + t.size <= self.max_bytes
-        )
+    def apply(self, txns: Sequence[NameTxn]) -> ApplyReport:
+        """Commit each name's guarded transaction; names share an etcd transaction up to its limits.
 
-    def _commit(self, batch: list[_Txn]) -> bool:
-        compares = [c for t in batch for c in t.compares]
-        requests = [r for t in batch for r in t.requests]
-        return bool(self._txn(etcdrpc.TxnRequest(compare=compares, success=requests)).succeeded)
-
-    def apply(self, ops: Sequence[NameOps], revision: int = 0) -> ApplyReport:
-        """Write each name's ops atomically and only if what was read still holds.
-
-        Names are packed into shared transactions up to etcd's op and size limits; when a shared
-        transaction fails its conditions, each of its names is tried alone so one lost race costs
-        only that name (reported in `conflicts`, to be re-read and re-planned). `revision` is the
-        revision the ops were planned from; with it, a key that appeared under a name since then
-        also fails that name's condition.
+        When a shared transaction fails its guards, each of its names is tried alone, so one lost
+        race costs only that name (reported in `conflicts`: re-read everything and re-plan it).
         """
         report = ApplyReport()
-        batch: list[_Txn] = []
-        for op in ops:
-            if not op.puts and not op.deletes:
+        batch: list[tuple[NameTxn, list[etcdrpc.Compare], list[etcdrpc.RequestOp], int]] = []
+        used = [0, 0, 0]  # compares, requests, bytes
+        for t in txns:
+            if not t.puts and not t.deletes:
                 continue
-            t = self._name_txn(op, revision)
-            if batch and not self._fits(batch, t):
+            compares = [_compare(k, rev) for k, rev in t.compares]
+            requests = self._requests(t)
+            size = sum(c.ByteSize() for c in compares) + sum(r.ByteSize() for r in requests)
+            if len(compares) > self.max_ops or len(requests) > self.max_ops or size > self.max_bytes:
+                report.add(self._oversized(t, compares, requests))
+                continue
+            if batch and (used[0] + len(compares) > self.max_ops or used[1] + len(requests) > self.max_ops
+                          or used[2] + size > self.max_bytes):  # fmt: skip
                 report.add(self._flush(batch))
-                batch = []
-            if not batch and not self._fits([], t):
-                report.add(self._oversized(t))
-                continue
-            batch.append(t)
+                batch, used = [], [0, 0, 0]
+            batch.append((t, compares, requests, size))
+            used = [used[0] + len(compares), used[1] + len(requests), used[2] + size]
         if batch:
             report.add(self._flush(batch))
         return report
 
-    def _flush(self, batch: list[_Txn]) -> ApplyReport:
+    def _commit(
+        self, compares: list[etcdrpc.Compare], requests: list[etcdrpc.RequestOp]
+    ) -> etcdrpc.TxnResponse:
+        return self._txn(etcdrpc.TxnRequest(compare=compares, success=requests))
+
+    def _flush(
+        self, batch: list[tuple[NameTxn, list[etcdrpc.Compare], list[etcdrpc.RequestOp], int]]
+    ) -> ApplyReport:
         report = ApplyReport(txns=1)
-        if self._commit(batch):
-            for t in batch:
-                report.applied.append(t.name)
-                report.puts += t.puts
-                report.deletes += t.deletes
+        ok = self._commit([c for b in batch for c in b[1]], [r for b in batch for r in b[2]]).succeeded
+        if ok:
+            for t, *_ in batch:
+                if t.writes:  # a touch (fence only) is not a record write
+                    report.applied.append(t.name)
+                report.puts += len(t.puts) - 1  # the fence is bookkeeping, not a record write
+                report.deletes += len(t.deletes)
             return report
         if len(batch) == 1:
-            report.conflicts.append(batch[0].name)
+            report.conflicts.append(batch[0][0].name)
             return report
-        for t in batch:
-            report.add(self._flush([t]))
+        for one in batch:
+            report.add(self._flush([one]))
         return report
 
-    def _oversized(self, t: _Txn) -> ApplyReport:
-        """A name with more writes than one transaction may hold: guarded first chunk, then the rest."""
+    def _oversized(
+        self, t: NameTxn, compares: list[etcdrpc.Compare], requests: list[etcdrpc.RequestOp]
+    ) -> ApplyReport:
+        """A name with more keys than one transaction may hold: chunks, each guarded by the fence.
+
+        Every chunk rewrites the fence and requires it as the previous chunk left it, so a writer
+        that lands between two chunks makes the rest fail (reported as a conflict, then re-planned
+        from what is there). The per-key guards go first, in chunks that write only the fence.
+        """
         report = ApplyReport()
-        chunks = [t.requests[i : i + self.max_ops] for i in range(0, len(t.requests), self.max_ops)]
-        first = _Txn(t.name, t.compares[: self.max_ops], chunks[0], 0, 0, 0)
-        report.txns += 1
-        if not self._commit([first]):
-            report.conflicts.append(t.name)
-            return report
-        for chunk in chunks[1:]:
+        fence = t.fence.encode()
+        others = [c for c in compares if c.key != fence]
+        fence_put = next(r for r in requests if r.request_put.key == fence)
+        writes = [r for r in requests if r is not fence_put]
+        room = self.max_ops - 1
+        # Guards first (they hold keys that later chunks write), then the writes under the fence alone.
+        chunks: list[tuple[list[etcdrpc.Compare], list[etcdrpc.RequestOp]]] = [
+            (others[i : i + room], []) for i in range(0, len(others), room)
+        ]
+        chunks += [([], writes[i : i + room]) for i in range(0, len(writes), room)]
+        fence_rev = next(c.mod_revision for c in compares if c.key == fence)
+        for guard, chunk in chunks:
+            resp = self._commit([_compare(t.fence, fence_rev), *guard], [*chunk, fence_put])
             report.txns += 1
-            self._commit([_Txn(t.name, [], chunk, 0, 0, 0)])
+            if not resp.succeeded:
+                report.conflicts.append(t.name)
+                return report
+            fence_rev = int(resp.header.revision)
         report.applied.append(t.name)
-        report.puts += t.puts
-        report.deletes += t.deletes
+        report.puts += len(t.puts) - 1
+        report.deletes += len(t.deletes)
         return report

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import sys
 import time
 import uuid
 from typing import Any
@@ -14,9 +16,11 @@ from celery.exceptions import Retry
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from tasks import metrics, opshttp, runtime
+from tasks import logs, metrics, opshttp, runtime
 from tasks.app import app
 from tasks.logs import log
+from tasks.runtime import retry_cap
+from tasks.settings import SettingsError
 from tasks.sync import Message, full_sync, reconcile
 
 RESYNC_LOCK = "extdns:resync-lock"
@@ -26,6 +30,22 @@ def tune_gc() -> None:
     """Fewer collections of the long-lived heap: the no-op resync of 100k names spends ~20% in the GC."""
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+
+
+@signals.after_setup_logger.connect  # type: ignore[untyped-decorator]
+def _load_settings(**_: Any) -> None:
+    """Worker and beat start-up: settings, logging and the beat schedule; a bad setting stops the start."""
+    try:
+        settings = runtime.current().settings
+    except SettingsError as exc:
+        print(f"extdns: {exc}", file=sys.stderr)
+        os._exit(2)  # Celery would log a traceback and go on starting; one line and out instead
+    logs.configure(settings.log_level, settings.log_format)
+    # The safety net: a full resync every --interval; a tick that waits longer than that is dropped.
+    interval = settings.interval
+    app.conf.beat_schedule = {
+        "resync": {"task": "extdns.resync", "schedule": interval, "options": {"expires": interval}},
+    }
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
@@ -73,26 +93,44 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
     if backend == "etcd":
         runtime.current().reset_etcd()
     retries = task.request.retries
-    delay = min(60.0, 0.5 * 2**retries) * (0.5 + (uuid.uuid4().int % 1000) / 1000)
+    delay = min(retry_cap(), 0.5 * 2**retries) * (0.5 + (uuid.uuid4().int % 1000) / 1000)
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(f"{backend} unavailable, retrying {what} in {delay:.1f}s", error=first_line)
     return task.retry(exc=exc, countdown=delay)
 
 
-# Outages are retried until they end (backoff capped at 60 s); the task itself is idempotent.
+MAX_REQUEUES = 20  # a task that keeps losing races (or waiting for a held object) gives up after this
+
+
+def _requeue(task: Task, messages: list[dict[str, Any]], requeued: int, why: str) -> Retry:
+    """Run this task again soon (same id, so it keeps the objects it holds), a bounded number of times."""
+    metrics.requeues.labels(reason=why).inc()
+    countdown = min(retry_cap(), 0.2 + (uuid.uuid4().int % 1000) / 1000 * min(5, requeued + 1))
+    return task.retry(args=[messages], kwargs={"requeued": requeued + 1}, countdown=countdown)
+
+
+# Outages are retried until they end (backoff capped below the visibility timeout); the task is idempotent.
 @app.task(name="extdns.reconcile", bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
-def reconcile_task(self: Task, messages: list[dict[str, Any]]) -> dict[str, int]:
+def reconcile_task(self: Task, messages: list[dict[str, Any]], requeued: int = 0) -> dict[str, int]:
     """Converge the names these objects claim (now and before)."""
     rt = runtime.current()
+    task_id = self.request.id or uuid.uuid4().hex
     try:
         msgs = [Message.parse(m) for m in messages]
-        outcome = reconcile(rt, msgs, task_id=self.request.id or "", batch=rt.settings.reconcile_batch)
+        outcome = reconcile(rt.controller, msgs, task_id=task_id, batch=rt.settings.reconcile_batch)
     except Exception as exc:
         raise _retry(self, exc, "reconcile") from exc
-    if outcome.unresolved:  # lost every race for these names: try again later, same task id, same objects
-        raise self.retry(countdown=0.2 + (uuid.uuid4().int % 1000) / 1000)
+    if outcome.unresolved or outcome.blocked:
+        why = "conflict" if outcome.unresolved else "object-held"
+        if requeued < MAX_REQUEUES:
+            raise _requeue(self, messages, requeued, why)
+        rt.claims.done(task_id)
+        metrics.tasks_total.labels(task="reconcile", outcome="abandoned").inc()
+        log.warning(f"Giving up after {requeued} requeues ({why}); the next resync converges these names",
+                    names=",".join(outcome.unresolved), objects=",".join(outcome.blocked))  # fmt: skip
+        return {"writes": outcome.report.writes, "conflicts": len(outcome.unresolved)}
     metrics.tasks_total.labels(task="reconcile", outcome="ok").inc()
-    return {"writes": outcome.report.writes, "conflicts": len(outcome.unresolved)}
+    return {"writes": outcome.report.writes, "conflicts": 0}
 
 
 @app.task(name="extdns.resync", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -101,18 +139,16 @@ def resync_task(self: Task) -> dict[str, int]:
     rt = runtime.current()
     interval = rt.settings.interval
     token = uuid.uuid4().hex
-    lock = rt.claims.r
     try:
-        if not lock.set(RESYNC_LOCK, token, nx=True, ex=max(60, int(interval * 4))):
+        if not rt.claims.r.set(RESYNC_LOCK, token, nx=True, ex=max(60, int(interval * 4))):
             log.warning("Resync skipped: the previous one is still running")
             metrics.tasks_total.labels(task="resync", outcome="skipped").inc()
             return {"writes": 0, "skipped": 1}
         start = time.monotonic()
         try:
-            outcome = full_sync(rt)
+            outcome = full_sync(rt.controller)
         finally:
-            if lock.get(RESYNC_LOCK) == token.encode():
-                lock.delete(RESYNC_LOCK)
+            rt.claims.release(RESYNC_LOCK, token)  # compare-and-delete: never another run's lock
     except Exception as exc:
         # The next beat tick is the retry: report the outage, never stack runs.
         backend = backend_of(exc)

@@ -27,6 +27,11 @@ etcd_conflicts = Counter(
 )
 backend_errors = Counter("extdns_backend_errors_total", "Unavailable backends, retried.", ["backend"])
 tasks_total = Counter("extdns_tasks_total", "Celery tasks by outcome.", ["task", "outcome"])
+requeues = Counter(
+    "extdns_reconcile_requeues_total",
+    "Reconcile tasks run again: lost every race (conflict) or an object held by another task.",
+    ["reason"],
+)
 event_to_record = Histogram(
     "extdns_event_to_record_seconds",
     "From the watch event seen by the emitter to its records written in etcd.",

@@ -11,13 +11,26 @@ import redis
 
 from extdns.sources import SourceConfig
 from extdns.syncconfig import SyncConfig
+from tasks import events
 from tasks import settings as settings_mod
 from tasks.claims import Claims
 from tasks.etcdconn import EtcdSettings, connect
 from tasks.etcdstore import EtcdStore
 from tasks.kube import Kube, api_client
+from tasks.sync import Controller
+from tasks.world import KubeCluster
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+
+def visibility_timeout() -> float:
+    """Seconds before the broker redelivers an unacknowledged message (CELERY_VISIBILITY_TIMEOUT, 60)."""
+    return float(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "60"))
+
+
+def retry_cap() -> float:
+    """The longest retry countdown: half the visibility timeout, so a waiting retry is never redelivered."""
+    return visibility_timeout() / 2
 
 
 @dataclass
@@ -57,7 +70,23 @@ class Runtime:
 
     @cached_property
     def claims(self) -> Claims:
-        return Claims(redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5))
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        return Claims(client, lock_ttl=int(max(300.0, 3 * visibility_timeout())))
+
+    @property
+    def controller(self) -> Controller:
+        """The ports and configs a convergence runs on (the etcd client may have been replaced)."""
+        s = self.settings
+        return Controller(
+            store=self.store,
+            cluster=KubeCluster(lambda: self.kube, self.sources, self.source_config),
+            claims=self.claims,
+            sync_config=self.sync_config,
+            source_config=self.source_config,
+            sources=self.sources,
+            events_emit=tuple(s.events_emit),
+            notify=lambda ref, reason, note, warning: events.post(self.kube, ref, reason, note, warning),
+        )
 
 
 _current: Runtime | None = None

@@ -1,4 +1,4 @@
-"""The two ways to converge: one batch of objects (from events) and everything (the resync)."""
+"""The two ways to converge, over the ports: a batch of objects (from events) and everything (the resync)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from extdns.endpoint import Endpoint
-from extdns.sources import Cluster, ObjectRef, Rejection
+from extdns.fencing import MAX_VIEW_AGE
+from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
-from tasks import events, metrics
+from extdns.syncconfig import SyncConfig
+from tasks import metrics
 from tasks.converge import Outcome, converge
 from tasks.logs import log
-from tasks.runtime import Runtime
-from tasks.world import bare, parse_ref, read_all, read_some, ref_key, snapshot
+from tasks.ports import ClaimsIndex, ClusterReader, RecordStore
+from tasks.world import bare, parse_ref, ref_key, snapshot
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,48 @@ class Message:
         }
 
 
-def report_rejections(rt: Runtime, rejections: Iterable[Rejection], post_events: bool = True) -> None:
-    """Log each bad object, count it, and (with RecordError in --events-emit) tell it with an Event."""
-    emit = post_events and "RecordError" in rt.settings.events_emit
-    for r in rejections:
-        log.warning(f"Skipping {r.subject}: {r.reason}")
-        metrics.source_errors.inc()
-        metrics.invalid_input.labels(source=r.kind.lower(), culprit=r.subject).inc()
-        if emit:
-            events.post(rt.kube, r.ref, "RecordError", r.reason, warning=True)
+class Claims(ClaimsIndex, Protocol):
+    """The claims index plus the object locks and the resync's rebuild."""
+
+    def now(self) -> float: ...
+
+    def take(self, task_id: str, own: list[str], extra: int) -> Any: ...
+
+    def done(self, task_id: str) -> None: ...
+
+    def rebuild(self, claims: Mapping[ObjectRef, Iterable[str]], since: float) -> None: ...
+
+
+# Post a Kubernetes Event on an object: (object, reason, note, warning).
+Notify = Callable[[ObjectRef, str, str, bool], None]
+
+
+def _no_events(ref: ObjectRef, reason: str, note: str, warning: bool) -> None:
+    pass
+
+
+@dataclass
+class Controller:
+    """Everything a convergence needs: the three ports, the configs, and where Events go."""
+
+    store: RecordStore
+    cluster: ClusterReader
+    claims: Claims | None
+    sync_config: SyncConfig
+    source_config: SourceConfig
+    sources: tuple[str, ...]
+    events_emit: tuple[str, ...] = ()
+    notify: Notify = field(default=_no_events)
+
+    def report_rejections(self, rejections: Iterable[Rejection], post_events: bool = True) -> None:
+        """Log each bad object, count it, and (with RecordError in --events-emit) tell it with an Event."""
+        emit = post_events and "RecordError" in self.events_emit
+        for r in rejections:
+            log.warning(f"Skipping {r.subject}: {r.reason}")
+            metrics.source_errors.inc()
+            metrics.invalid_input.labels(source=r.kind.lower(), culprit=r.subject).inc()
+            if emit:
+                self.notify(r.ref, "RecordError", r.reason, True)
 
 
 def _claims_of(found: Collected) -> dict[ObjectRef, frozenset[str]]:
@@ -65,74 +100,90 @@ def _claims_of(found: Collected) -> dict[ObjectRef, frozenset[str]]:
 
 
 def reconcile(
-    rt: Runtime, messages: Sequence[Message], task_id: str = "", batch: int = 0, dry_run: bool = False
+    ctl: Controller, messages: Sequence[Message], task_id: str = "", batch: int = 0, dry_run: bool = False
 ) -> Outcome:
     """Converge the names these objects (and up to `batch` other waiting ones) claim now or claimed before.
 
-    Every other object claiming one of those names is read too, so the desired state for the
-    names is complete and equals a full resync's; names outside them are not planned.
+    The objects are locked for this task until it commits. Every other object claiming one of
+    their names is read too, so the desired state for the names is complete and equals a full
+    resync's; names outside them are not planned.
     """
+    assert ctl.claims is not None
+    claims = ctl.claims
     task_id = task_id or uuid.uuid4().hex
     own = sorted({ref_key(bare(m.ref)) for m in messages})
-    refs = sorted({parse_ref(k) for k in rt.claims.take(task_id, own, batch)}, key=ref_key)
+    taken = claims.take(task_id, own, batch)
+    refs = sorted({parse_ref(k) for k in taken.held}, key=ref_key)
     if not refs:
-        return Outcome()
-    before = rt.claims.names_of(refs)
+        return Outcome(blocked=list(taken.blocked))
     state: dict[str, Any] = {}
 
-    def desired(names: frozenset[str] | None) -> list[Endpoint]:
-        objects, _ = read_some(rt.kube, refs)
-        found = collect(snapshot(objects), rt.source_config, rt.sources)
+    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str]]:
+        before = claims.names_of(refs)
+        found = collect(snapshot(ctl.cluster.read_some(refs)), ctl.source_config, ctl.sources)
         scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
-        others = rt.claims.claimants(scope) - set(refs)
+        others = claims.claimants(scope) - set(refs)
         if others:
-            more, _ = read_some(rt.kube, others)
-            found = collect(snapshot([*objects, *more]), rt.source_config, rt.sources)
-        state.update(now=_claims_of(found), scope=frozenset(scope), rejections=found.rejections)
-        return [e for e in found.endpoints if e.dns_name in scope]
+            found = collect(snapshot(ctl.cluster.read_some([*refs, *others])), ctl.source_config, ctl.sources)
+        now = _claims_of(found)
+        if not dry_run:
+            claims.add(now)  # before the commit: a reader that sees our records sees our claims
+        if "rejections" not in state:
+            ctl.report_rejections(found.rejections)
+        state.update(now=now, before=before, rejections=found.rejections)
+        return [e for e in found.endpoints if e.dns_name in scope], frozenset(scope)
 
-    wanted = desired(None)
-    report_rejections(rt, state["rejections"])
-    outcome = converge(rt.store, rt.sync_config, desired, state["scope"], dry_run=dry_run, first=wanted)
-    if not dry_run and not outcome.unresolved:
-        now: dict[ObjectRef, frozenset[str]] = state["now"]
-        rt.claims.record({r: now.get(r, frozenset()) for r in {*refs, *now}}, before)
-        rt.claims.done(task_id)
-        stamp = time.time()
+    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, touch=True)
+    outcome.blocked = list(taken.blocked)
+    if dry_run or outcome.unresolved:
+        return outcome  # the task keeps its objects locked and retries under the same id
+    now: dict[ObjectRef, frozenset[str]] = state["now"]
+    claims.prune({r: now.get(r, frozenset()) for r in refs}, state["before"])
+    claims.done(task_id)
+    stamp = time.time()
+    for m in messages:
+        if m.seen:
+            metrics.event_to_record.observe(max(0.0, stamp - m.seen))
+    if outcome.changed and "RecordReady" in ctl.events_emit:
+        written = set(outcome.report.applied)
         for m in messages:
-            if m.seen:
-                metrics.event_to_record.observe(max(0.0, stamp - m.seen))
-        if outcome.changed and "RecordReady" in rt.settings.events_emit:
-            written = set(outcome.report.applied)
-            for m in messages:
-                names = sorted(now.get(bare(m.ref), frozenset()) & written)
-                if names:
-                    events.post(rt.kube, m.ref, "RecordReady", f"DNS records written for {', '.join(names)}")
+            names = sorted(now.get(bare(m.ref), frozenset()) & written)
+            if names:
+                ctl.notify(m.ref, "RecordReady", f"DNS records written for {', '.join(names)}", False)
     return outcome
 
 
 def full_sync(
-    rt: Runtime, read: Callable[[], Cluster] | None = None, dry_run: bool = False, rebuild_index: bool = True
+    ctl: Controller,
+    read: Callable[[], Cluster] | None = None,
+    dry_run: bool = False,
+    rebuild_index: bool = True,
 ) -> Outcome:
     """Plan everything against everything under the prefix; rebuild the claims index."""
-    read = read or (lambda: read_all(rt.kube, rt.sources, rt.source_config))
+    read = read or ctl.cluster.read_all
     metrics.last_reconcile.set_to_current_time()
     found: list[Collected] = []
+    index = ctl.claims if rebuild_index and not dry_run else None
+    listed: list[float] = []
 
-    def desired(names: frozenset[str] | None) -> list[Endpoint]:
-        found.append(collect(read(), rt.source_config, rt.sources))
-        return found[-1].endpoints
+    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str] | None]:
+        if index is not None:
+            listed.append(index.now())
+        found.append(collect(read(), ctl.source_config, ctl.sources))
+        if len(found) == 1:
+            ctl.report_rejections(found[0].rejections, post_events=False)  # the per-object task posts Events
+        return found[-1].endpoints, todo
 
-    wanted = desired(None)
-    report_rejections(rt, found[0].rejections, post_events=False)  # the per-object task posts Events
-    outcome = converge(rt.store, rt.sync_config, desired, None, dry_run=dry_run, first=wanted)
-    types = Counter(e.record_type for e in wanted)
-    for rtype in rt.sync_config.managed_record_types:
+    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run)
+    types = Counter(e.record_type for e in found[0].endpoints) if found else Counter()
+    for rtype in ctl.sync_config.managed_record_types:
         metrics.source_records.labels(record_type=rtype).set(types.get(rtype, 0))
     if dry_run:
         return outcome
-    if rebuild_index:
-        rt.claims.rebuild(_claims_of(found[-1]))
+    if index is not None and found:
+        # A task may have recorded a claim before this LIST and commit after this view: keep every
+        # entry younger than the oldest view that can still commit.
+        index.rebuild(_claims_of(found[-1]), since=listed[-1] - MAX_VIEW_AGE)
     metrics.last_sync.set_to_current_time()
     if not outcome.changed:
         metrics.no_op_runs.inc()

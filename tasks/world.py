@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from extdns.sources import Cluster, ObjectRef, SourceConfig
 from extdns.sources.cluster import SERVICE_NAME_LABEL
@@ -121,3 +121,18 @@ def snapshot(objects: Iterable[KubeObject]) -> Cluster:
         (o["kind"], (o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o for o in objects
     }
     return Cluster.from_objects(unique.values())
+
+
+class KubeCluster:
+    """The cluster port over the API server: GETs and paginated LISTs, all consistent reads."""
+
+    def __init__(self, kube: Callable[[], Kube], sources: Iterable[str], cfg: SourceConfig) -> None:
+        self.kube = kube  # made on first use: `extdns sync --from-manifests` never needs one
+        self.sources = tuple(sources)
+        self.cfg = cfg
+
+    def read_all(self) -> Cluster:
+        return read_all(self.kube(), self.sources, self.cfg)
+
+    def read_some(self, refs: Iterable[ObjectRef]) -> list[KubeObject]:
+        return read_some(self.kube(), refs)[0]

@@ -26,7 +26,7 @@ def prefix() -> str:
 
 
 def fixed(endpoints: Sequence[Endpoint]):  # type: ignore[no-untyped-def]
-    return lambda names: endpoints
+    return lambda todo: (endpoints, todo)
 
 
 def revision(etcd: pyetcd.Etcd3Client) -> int:
@@ -77,15 +77,19 @@ def test_a_slower_writer_with_an_older_view_never_overwrites_newer_data(
     cfg = SyncConfig(owner_id="it", prefix=prefix)
     store = EtcdStore(etcd, prefix)
     converge(store, cfg, fixed([svc("race.example.org", "10.0.0.1")]))
-    # The slow writer reads and plans from the old state of the world (the Service had 10.0.0.5) ...
+    # The slow writer takes its view, then reads the cluster (the Service had 10.0.0.5) ...
+    from extdns.fencing import fence_key, fenced
     from extdns.records import name_keys, sync
 
-    kvs, read_at = store.read_keys(name_keys({"race.example.org"}, cfg))
-    stale = sync(kvs, [svc("race.example.org", "10.0.0.5")], cfg, frozenset({"race.example.org"}))
-    # ... meanwhile the fast writer applies the newer state.
-    converge(store, cfg, fixed([svc("race.example.org", "10.0.0.9")]))
-    late = store.apply(stale.ops, read_at)
-    assert late.conflicts == ["race.example.org"] and late.writes == 0
+    name = "race.example.org"
+    view = store.begin()
+    # ... meanwhile the fast writer reads the newer cluster and commits it ...
+    converge(store, cfg, fixed([svc(name, "10.0.0.9")]))
+    # ... and only now does the slow writer read etcd (at its view) and commit its plan.
+    snap = store.read(view, name_keys({name}, cfg), [fence_key(name, prefix)])
+    stale = sync(snap.kvs, [svc(name, "10.0.0.5")], cfg, frozenset({name}))
+    late = store.apply([fenced(op, prefix, snap.fences) for op in stale.ops])
+    assert late.conflicts == [name] and late.writes == 0
     hosts = [v["host"] for v in dump(etcd, prefix).values() if "host" in v]
     assert hosts == ["10.0.0.9"]
 
@@ -97,9 +101,9 @@ def test_concurrent_appliers_converge_to_the_view_they_read_last(
     truth = {"target": "10.0.1.0"}
     lock = threading.Lock()
 
-    def desired(names: frozenset[str] | None) -> list[Endpoint]:
+    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str] | None]:
         with lock:
-            return [svc(f"n{i}.example.org", truth["target"]) for i in range(20)]
+            return [svc(f"n{i}.example.org", truth["target"]) for i in range(20)], todo
 
     def worker() -> None:
         for i in range(10):
@@ -154,7 +158,7 @@ def test_another_owners_externaldns_records_are_never_touched(etcd: pyetcd.Etcd3
     converge(store, cfg, fixed([svc("nginx.example.org", "198.51.100.1")]))
     converge(store, cfg, fixed([]))
     assert dump(etcd, prefix) == layout
-    assert revision(etcd) == before
+    assert revision(etcd) == before, "not even a fence was written"
 
 
 def test_ten_thousand_names_are_chunked_under_the_txn_limit(etcd: pyetcd.Etcd3Client, prefix: str) -> None:

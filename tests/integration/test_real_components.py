@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pyetcd
+import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_redis_is_a_real_server(redis_client: redis.Redis) -> None:
 
 
 def test_celery_task_round_trip_through_a_real_worker(redis_url: str, tmp_path: Path) -> None:
-    env = dict(os.environ, CELERY_BROKER_URL=redis_url, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, CELERY_BROKER_URL=redis_url, PYTHONPATH=str(ROOT), EXTERNAL_DNS_POLICY="sync")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -83,3 +84,32 @@ def test_celery_task_round_trip_through_a_real_worker(redis_url: str, tmp_path: 
         worker.terminate()
         worker.wait(20)
     assert "extdns.ping" in (tmp_path / "worker.log").read_text()
+
+
+@pytest.mark.parametrize("process", ["worker", "beat"])
+def test_a_worker_or_beat_with_a_bad_setting_exits_with_one_line_naming_it(
+    process: str, redis_url: str, tmp_path: Path
+) -> None:
+    env = dict(os.environ, CELERY_BROKER_URL=redis_url, PYTHONPATH=str(ROOT), EXTERNAL_DNS_POLICY="sync",
+               EXTERNAL_DNS_INTERVAL="soon")  # fmt: skip
+    argv = [sys.executable, "-m", "celery", "-A", "tasks", process, "--loglevel=INFO"]
+    if process == "beat":
+        argv += ["-s", str(tmp_path / "schedule")]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("extdns:")]
+    assert len(lines) == 1 and "--interval" in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_importing_tasks_reads_no_settings_and_configures_no_logging(tmp_path: Path) -> None:
+    code = (
+        "import logging, tasks, tasks.jobs; "
+        "from tasks import runtime; "
+        "assert runtime._current is None, 'settings were read at import'; "
+        "assert not logging.getLogger().handlers, 'logging was configured at import'; "
+        "print('clean')"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), EXTERNAL_DNS_INTERVAL="not-a-duration")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "clean", done.stderr[-2000:]

@@ -1,0 +1,83 @@
+"""No lost updates on the real processes: a resync whose Service LIST arrives late never undoes a newer write.
+
+The emitter and a worker run against the real API server; `extdns sync --once` reads the cluster
+through a proxy that holds its Service LIST for seconds. While it is held, the cluster changes and
+the worker publishes the change. The resync's view is then older than what etcd holds: it must lose.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.listproxy import ListProxy, is_list
+from tests.e2e.pipeline import Pipeline, make_pipeline
+from tests.e2e.test_pipeline import lb_service, namespace
+from tools import testenv
+
+DELAY = 4.0
+
+
+@pytest.fixture
+def pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path) -> Iterator[Pipeline]:
+    # The beat is not started: the only resync is the slow one the test runs.
+    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE="service")
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture
+def proxy(kubeconfig: Path) -> Iterator[ListProxy]:
+    with ListProxy(kubeconfig, DELAY, lambda method, path: is_list(method, path, "services")) as p:
+        yield p
+
+
+def slow_sync(p: Pipeline, proxy: ListProxy) -> testenv.Proc:
+    """`extdns sync --once` reading the cluster through the proxy; returns once its Service LIST is held."""
+    env = dict(p.env, KUBECONFIG=str(proxy.kubeconfig(p.logdir / "slow-kubeconfig")))
+    proc = testenv.Proc("slow-sync", [sys.executable, "-m", "tasks.cli", "sync", "--once"],
+                        p.logdir / "slow-sync.log", env=env).start()  # fmt: skip
+    p.procs["slow-sync"] = proc
+    assert proxy.answered.wait(30), p.log("slow-sync")
+    return proc
+
+
+def finished(p: Pipeline, proc: testenv.Proc) -> None:
+    p.procs.pop("slow-sync")
+    proc.popen.wait(60)
+    assert proc.popen.returncode == 0, p.log("slow-sync")
+
+
+def test_address_given_while_resync_lists_is_not_deleted_by_it(pipeline: Pipeline, proxy: ListProxy) -> None:
+    p = pipeline
+    p.start_worker()
+    p.start_emitter()
+    ns = namespace(p.core)
+    name = f"fresh1.{p.domain}"
+    proc = slow_sync(p, proxy)
+    # The resync's Service list is already answered (and held): this Service is newer than its view.
+    lb_service(p.core, ns, "fresh1", name, "203.0.113.21")
+    p.wait("the worker to publish", lambda: p.hosts(name) == ["203.0.113.21"])
+    finished(p, proc)
+    assert p.hosts(name) == ["203.0.113.21"], p.log("slow-sync")
+    assert any("/a-fresh1/" in k for k in p.records()), p.records()
+
+
+def test_service_deleted_while_resync_lists_is_not_written_back(pipeline: Pipeline, proxy: ListProxy) -> None:
+    p = pipeline
+    p.start_worker()
+    p.start_emitter()
+    ns = namespace(p.core)
+    name = f"gone1.{p.domain}"
+    lb_service(p.core, ns, "gone1", name, "203.0.113.22")
+    p.wait("the worker to publish", lambda: p.hosts(name) == ["203.0.113.22"])
+    proc = slow_sync(p, proxy)
+    p.core.delete_namespaced_service("gone1", ns)
+    p.wait("the worker to remove it", lambda: p.records() == {})
+    finished(p, proc)
+    assert p.records() == {}, p.log("slow-sync")
