@@ -10,11 +10,16 @@ etcd at R, plans, and commits each name in one transaction guarded by:
   writer, e.g. ExternalDNS, changed or deleted nothing we rely on), and every key to be created
   still absent.
 
-A reconcile task also **touches** the fence of every name it planned and found nothing to write
-for: a newer reader that decided "nothing to do" (the object is gone, and an older writer has not
-committed its create yet) still moves the fence, so the older writer loses.
+- the **markers** of the objects that claim the name in the writer's view (one key per object,
+  beside the fences): unchanged since R, and moved by the commit.
 
-Fences live on a lease (TTL `TOMBSTONE_TTL`), so they cost nothing once a name is idle; a name
+A newer reader may decide there is nothing to write while an older writer still holds a plan
+(the object was created and deleted while a resync was listing). So a reconcile task **touches**
+what it looked at even when it writes nothing: the fence of every name it planned, and the
+markers of its objects (`touch_objects` when they claim no name at all). The older writer's
+guards then fail, and it re-reads.
+
+Guards live on a lease (TTL `TOMBSTONE_TTL`), so they cost nothing once a name is idle; a name
 deleted after R keeps its fence long enough for "created and deleted after R" to be seen (etcd's
 comparisons cannot see a deleted key). A writer whose view is older than MAX_VIEW_AGE (well
 under the TTL) does not commit at all; it re-reads.
@@ -25,14 +30,16 @@ name (an Ingress for `example.org`) does not lock the zone below it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from extdns.ops import NameOps
 from extdns.skydns import name_to_key
 
+GUARD_ROOT = "/extdns/"  # fences and object markers: bookkeeping, never records
 FENCE_ROOT = "/extdns/fence"
-TOMBSTONE_TTL = 900  # seconds a fence outlives the last write to its name (at least TTL - 60 s)
+OBJECT_ROOT = "/extdns/object"
+TOMBSTONE_TTL = 900  # seconds a guard key outlives the last write that moved it (at least TTL - 60 s)
 MAX_VIEW_AGE = 300.0  # a writer whose view is older than this re-reads instead of committing
 
 
@@ -46,11 +53,22 @@ def fence_range(prefix: str) -> str:
     return f"{FENCE_ROOT}{prefix}/"
 
 
+def marker_key(obj: str, prefix: str) -> str:
+    """The marker of a Kubernetes object (`Kind/namespace/name`) for a record prefix."""
+    return f"{OBJECT_ROOT}{prefix}/{obj}"
+
+
+def marker_range(prefix: str) -> str:
+    """The key prefix under which every object marker of a record prefix lives."""
+    return f"{OBJECT_ROOT}{prefix}/"
+
+
 @dataclass(frozen=True)
 class NameTxn:
     """One name's transaction: all `compares` (key, expected mod_revision; 0 = absent) must hold.
 
-    `puts` includes the fence itself (empty value), so every commit moves it.
+    `puts` includes the guard keys (empty values: the name's fence and the markers of the objects
+    behind it), so every commit moves them.
     """
 
     name: str
@@ -61,23 +79,65 @@ class NameTxn:
 
     @property
     def writes(self) -> int:
-        """Record writes (puts besides the fence, and deletes)."""
-        return len(self.puts) - 1 + len(self.deletes)
+        """Record writes: puts of records (not guards), and deletes."""
+        return sum(not k.startswith(GUARD_ROOT) for k, _ in self.puts) + len(self.deletes)
 
 
-def fenced(op: NameOps, prefix: str, fences: Mapping[str, int]) -> NameTxn:
-    """The guarded transaction for one name's ops, from the fence revisions read at the writer's R."""
+def _guards(keys: Iterable[str], read: Mapping[str, int]) -> dict[str, int]:
+    return {k: read.get(k, 0) for k in keys}
+
+
+def fenced(op: NameOps, prefix: str, read: Mapping[str, int], objects: Iterable[str] = ()) -> NameTxn:
+    """The guarded transaction for one name's ops, from the guard revisions read at the writer's R.
+
+    `objects` are the objects claiming the name in the writer's view: their markers are guarded
+    and moved too.
+    """
     fence = fence_key(op.name, prefix)
+    guards = _guards([fence, *(marker_key(o, prefix) for o in objects)], read)
     return NameTxn(
         name=op.name,
-        compares=tuple(sorted({fence: fences.get(fence, 0), **op.expected}.items())),
-        puts=tuple(sorted({**op.puts, fence: b""}.items())),
+        compares=tuple(sorted({**guards, **op.expected}.items())),
+        puts=tuple(sorted({**op.puts, **dict.fromkeys(guards, b"")}.items())),
         deletes=op.deletes,
         fence=fence,
     )
 
 
-def touch(name: str, prefix: str, fences: Mapping[str, int]) -> NameTxn:
-    """Move a name's fence without writing records: "my newer view found nothing to do here"."""
+def touch(name: str, prefix: str, read: Mapping[str, int], objects: Iterable[str] = ()) -> NameTxn:
+    """Move a name's guards without writing records: "my newer view found nothing to do here"."""
     fence = fence_key(name, prefix)
-    return NameTxn(name, ((fence, fences.get(fence, 0)),), ((fence, b""),), (), fence)
+    guards = _guards([fence, *(marker_key(o, prefix) for o in objects)], read)
+    return NameTxn(
+        name, tuple(sorted(guards.items())), tuple(sorted(dict.fromkeys(guards, b"").items())), (), fence
+    )
+
+
+def touch_objects(objects: Iterable[str], prefix: str, read: Mapping[str, int]) -> NameTxn:
+    """Move object markers alone.
+
+    A task whose objects claim no name (gone, or never named) still tells an older writer of
+    those objects that a newer view has been acted on.
+    """
+    guards = _guards(sorted(marker_key(o, prefix) for o in objects), read)
+    first = next(iter(guards))
+    return NameTxn(
+        f"objects {first}", tuple(guards.items()), tuple(dict.fromkeys(guards, b"").items()), (), first
+    )
+
+
+def rebase(txn: NameTxn, moved: Mapping[str, int]) -> NameTxn:
+    """The transaction with its guards on keys this writer itself moved since R set to where it left them.
+
+    One writer's names may share a guard (an object claiming two names): once its own commit for
+    the first name moved the marker, the second name's guard must expect that revision, not R's.
+    """
+    if not moved or not any(k in moved for k, _ in txn.compares):
+        return txn
+    compares = tuple((k, moved.get(k, rev)) for k, rev in txn.compares)
+    return NameTxn(txn.name, compares, txn.puts, txn.deletes, txn.fence)
+
+
+def keys_written(txn: NameTxn) -> set[str]:
+    """Every key the transaction puts or deletes."""
+    return {k for k, _ in txn.puts} | set(txn.deletes)

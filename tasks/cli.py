@@ -15,7 +15,7 @@ from extdns.sources import Cluster, ManifestError, endpoints_table, endpoints_to
 from extdns.sources.collect import collect
 from tasks import logs, runtime
 from tasks import settings as settings_mod
-from tasks.converge import converge
+from tasks.converge import Wanted, converge
 from tasks.jobs import backend_of
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -51,7 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         logs.log.warning(f"Skipping {r.subject}: {r.reason}")
     print(endpoints_to_json(found.endpoints) if args.output == "json" else endpoints_table(found.endpoints))
     if os.environ.get("ETCD_URLS"):
-        out = converge(rt.store, rt.sync_config, lambda todo: (found.endpoints, None), dry_run=True)
+        out = converge(rt.store, rt.sync_config, lambda todo: Wanted(found.endpoints), dry_run=True)
         print(f"plan against {os.environ['ETCD_URLS']}: {out.planned} names to change", file=sys.stderr)
     return 0
 

@@ -9,12 +9,11 @@ therefore loses, and re-reads everything for the names it lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from extdns.endpoint import Endpoint
-from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced
-from extdns.fencing import touch as fence_touch
+from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, touch_objects
 from extdns.records import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
@@ -22,9 +21,26 @@ from tasks import metrics
 from tasks.logs import log
 from tasks.ports import ApplyReport, RecordStore, ViewExpired
 
-# Read the cluster for the names still to plan (None on the first round) and return the desired
-# endpoints and the names they cover (None: every name under the prefix).
-DesiredFn = Callable[[frozenset[str] | None], tuple[Sequence[Endpoint], frozenset[str] | None]]
+
+@dataclass(frozen=True)
+class Wanted:
+    """One reading of the cluster: desired endpoints, the names they cover, and who claims what.
+
+    `scope` None means every name under the prefix. `claimants` maps a name to the objects
+    (`Kind/ns/name`) claiming it in this view; `objects` are objects whose markers this writer
+    moves even when they claim no name (a reconcile task's own).
+    """
+
+    endpoints: Sequence[Endpoint]
+    scope: frozenset[str] | None = None
+    claimants: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    objects: frozenset[str] = frozenset()
+
+
+# Read the cluster for the names still to plan (None on the first round).
+DesiredFn = Callable[[frozenset[str] | None], Wanted]
+# Called with the names about to be committed, before the commit (the resync records their claims).
+BeforeCommit = Callable[[Wanted, Sequence[str]], None]
 
 
 @dataclass
@@ -65,40 +81,48 @@ def converge(
     *,
     dry_run: bool = False,
     rounds: int = 5,
-    touch: bool = False,
+    touch_scope: bool = False,
+    before_commit: BeforeCommit | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Make etcd hold what the cluster asks for, for the names `desired` covers.
 
     A name whose transaction fails its guards is planned again from a new view, up to `rounds`
-    times; names still losing are `unresolved` (the caller retries later). With `touch`, every
-    name in scope with nothing to write still gets its fence moved (see `extdns.fencing`).
+    times; names still losing are `unresolved` (the caller retries later). With `touch_scope`,
+    every name in scope with nothing to write still gets its guards moved, and so do the markers of
+    `Wanted.objects` (see `extdns.fencing`).
     """
     out = Outcome()
     todo: frozenset[str] | None = None
     for attempt in range(1, rounds + 1):
         out.rounds = attempt
         view = store.begin()
-        wanted, scope = desired(todo)
+        wanted = desired(todo)
+        scope = wanted.scope
         try:
             if scope is None:
                 snap = store.read(view)
             else:
-                snap = store.read(
-                    view, name_keys(scope, cfg), [fence_key(n, cfg.prefix) for n in sorted(scope)]
-                )
+                objects = {o for n in scope for o in wanted.claimants.get(n, ())} | wanted.objects
+                guards = [fence_key(n, cfg.prefix) for n in sorted(scope)]
+                guards += [marker_key(o, cfg.prefix) for o in sorted(objects)]
+                snap = store.read(view, name_keys(scope, cfg), guards)
         except ViewExpired:
             log.info("etcd compacted the revision read; taking a new view")
             continue
-        result = sync(snap.kvs, wanted, cfg, scope)
+        result = sync(snap.kvs, wanted.endpoints, cfg, scope)
         if attempt == 1:
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)
             out.rejected = list(result.rejected)
             report_rejected(result.rejected)
-        txns = [fenced(op, cfg.prefix, snap.fences) for op in result.ops]
-        if touch and scope is not None:
+        claims = wanted.claimants
+        txns = [fenced(op, cfg.prefix, snap.fences, claims.get(op.name, ())) for op in result.ops]
+        if touch_scope and scope is not None:
             planned = {op.name for op in result.ops}
-            txns += [fence_touch(n, cfg.prefix, snap.fences) for n in sorted(scope - planned)]
+            txns += [touch(n, cfg.prefix, snap.fences, claims.get(n, ())) for n in sorted(scope - planned)]
+            covered = {o for n in scope for o in claims.get(n, ())}
+            if wanted.objects - covered:
+                txns.append(touch_objects(wanted.objects - covered, cfg.prefix, snap.fences))
         if dry_run or not txns:
             _log_ops(result.ops)  # dry-run: what would be written, in the same words
             out.unresolved = []
@@ -107,6 +131,8 @@ def converge(
             todo = frozenset(t.name for t in txns)
             log.warning("The cluster view is too old to commit; reading again", names=len(todo))
             continue
+        if before_commit is not None:
+            before_commit(wanted, [op.name for op in result.ops])
         report = store.apply(txns)
         applied = set(report.applied)
         _log_ops(op for op in result.ops if op.name in applied)

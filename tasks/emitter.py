@@ -303,6 +303,13 @@ class Watcher:
 # ---------------------------------------------------------------- publishing
 
 
+def fault_point(name: str) -> None:
+    """Die here when EXTDNS_FAULT names this point: how tests kill the emitter between two steps."""
+    if os.environ.get("EXTDNS_FAULT") == name:
+        log.warning(f"fault injected at {name}: exiting")
+        os._exit(137)
+
+
 @dataclass
 class Publisher:
     """Batches messages (a few ms or N objects), coalesces per object in Redis, publishes; retries Redis."""
@@ -327,8 +334,15 @@ class Publisher:
         return list(batch.values())
 
     def run(self) -> None:
+        """Mark, then publish what the mark says is new; a failed publish is retried, never re-marked.
+
+        The two steps are not one Redis operation: a publisher that dies between them leaves marks
+        without a message. Those marks expire (`--pending-expiry`), so the next event for such an
+        object publishes again; its state is converged by the resync meanwhile.
+        """
         backoff = Backoff()
         pending: list[Message] = []
+        send: list[Message] | None = None  # marked as new, not yet published
         failing = False
         while not self.stop.is_set() or pending:
             if not pending:
@@ -336,16 +350,16 @@ class Publisher:
                 if not pending:
                     continue
             try:
-                fresh = self.rt.claims.mark_pending([ref_key(m.ref) for m in pending])
-                send = [m for m, new in zip(pending, fresh, strict=True) if new]
-                for m in pending:
-                    kind = m.ref.kind
-                    (metrics.events_enqueued if m in send else metrics.events_coalesced).labels(
-                        kind=kind
-                    ).inc()
+                if send is None:
+                    fresh = self.rt.claims.mark_pending([ref_key(m.ref) for m in pending])
+                    send = [m for m, new in zip(pending, fresh, strict=True) if new]
+                    for m in pending:
+                        counter = metrics.events_enqueued if m in send else metrics.events_coalesced
+                        counter.labels(kind=m.ref.kind).inc()
+                    fault_point("after-mark")
                 if send:
                     app.send_task("extdns.reconcile", args=[[m.dump() for m in send]])
-                pending = []
+                pending, send = [], None
                 backoff.reset()
                 if failing:
                     log.info("redis reachable again, publishing")

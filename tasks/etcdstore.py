@@ -10,7 +10,16 @@ import pyetcd
 from pyetcd import etcdrpc
 
 from extdns.current import KeyValue
-from extdns.fencing import FENCE_ROOT, TOMBSTONE_TTL, NameTxn, fence_range
+from extdns.fencing import (
+    FENCE_ROOT,
+    GUARD_ROOT,
+    TOMBSTONE_TTL,
+    NameTxn,
+    fence_range,
+    keys_written,
+    marker_range,
+    rebase,
+)
 from extdns.skydns import normalize_prefix
 from tasks.ports import ApplyReport, Snapshot, View, ViewExpired
 
@@ -28,6 +37,13 @@ def range_end(prefix: bytes) -> bytes:
     if not stripped:
         return b"\0"
     return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _moved(moved: dict[str, int], t: NameTxn, revision: int) -> None:
+    for k, _ in t.puts:
+        moved[k] = revision
+    for k in t.deletes:
+        moved[k] = 0
 
 
 def _compare(key: str, revision: int) -> etcdrpc.Compare:
@@ -84,12 +100,13 @@ class EtcdStore:
             start = resp.kvs[-1].key + b"\0"
 
     def read(self, view: View, keys: Sequence[str] | None = None, fences: Sequence[str] = ()) -> Snapshot:
-        """Records and fences at the view's revision: everything (keys None), or the given names' keys."""
+        """Records and guards at the view's revision: everything (keys None), or the given keys and guards."""
         if keys is None:
             start = (self.prefix + "/").encode()
             kvs = self._paged(start, range_end(start), view.revision)
-            fstart = fence_range(self.prefix).encode()
-            fence_kvs = self._paged(fstart, range_end(fstart), view.revision)
+            fence_kvs = []
+            for root in (fence_range(self.prefix), marker_range(self.prefix)):
+                fence_kvs += self._paged(root.encode(), range_end(root.encode()), view.revision)
             return Snapshot(
                 [KeyValue(kv.key.decode(errors="replace"), kv.value, kv.mod_revision) for kv in kvs],
                 {kv.key.decode(errors="replace"): kv.mod_revision for kv in fence_kvs},
@@ -173,7 +190,9 @@ class EtcdStore:
         lease = self._fence_lease()
         out = [
             etcdrpc.RequestOp(
-                request_put=etcdrpc.PutRequest(key=k.encode(), value=v, lease=lease if k == t.fence else 0)
+                request_put=etcdrpc.PutRequest(
+                    key=k.encode(), value=v, lease=lease if k.startswith(GUARD_ROOT) else 0
+                )
             )
             for k, v in t.puts
         ]
@@ -190,25 +209,37 @@ class EtcdStore:
         race costs only that name (reported in `conflicts`: re-read everything and re-plan it).
         """
         report = ApplyReport()
-        batch: list[tuple[NameTxn, list[etcdrpc.Compare], list[etcdrpc.RequestOp], int]] = []
+        moved: dict[str, int] = {}  # keys this apply committed, at the revision it left them
+        batch: list[NameTxn] = []
+        batch_keys: set[str] = set()
         used = [0, 0, 0]  # compares, requests, bytes
         for t in txns:
             if not t.puts and not t.deletes:
                 continue
-            compares = [_compare(k, rev) for k, rev in t.compares]
-            requests = self._requests(t)
-            size = sum(c.ByteSize() for c in compares) + sum(r.ByteSize() for r in requests)
-            if len(compares) > self.max_ops or len(requests) > self.max_ops or size > self.max_bytes:
-                report.add(self._oversized(t, compares, requests))
+            keys = keys_written(t)
+            if batch and keys & batch_keys:  # one key twice in a txn is refused: commit what we have first
+                report.add(self._flush(batch, moved))
+                batch, batch_keys, used = [], set(), [0, 0, 0]
+            t = rebase(t, moved)
+            n_compares, n_requests = len(t.compares), len(t.puts) + len(t.deletes)
+            size = sum(len(k) + 16 for k, _ in t.compares) + sum(len(k) + len(v) + 16 for k, v in t.puts)
+            size += sum(len(k) + 16 for k in t.deletes)
+            if n_compares > self.max_ops or n_requests > self.max_ops or size > self.max_bytes:
+                if batch:
+                    report.add(self._flush(batch, moved))
+                    batch, batch_keys, used = [], set(), [0, 0, 0]
+                report.add(self._oversized(rebase(t, moved), moved))
                 continue
-            if batch and (used[0] + len(compares) > self.max_ops or used[1] + len(requests) > self.max_ops
+            if batch and (used[0] + n_compares > self.max_ops or used[1] + n_requests > self.max_ops
                           or used[2] + size > self.max_bytes):  # fmt: skip
-                report.add(self._flush(batch))
-                batch, used = [], [0, 0, 0]
-            batch.append((t, compares, requests, size))
-            used = [used[0] + len(compares), used[1] + len(requests), used[2] + size]
+                report.add(self._flush(batch, moved))
+                batch, batch_keys, used = [], set(), [0, 0, 0]
+                t = rebase(t, moved)
+            batch.append(t)
+            batch_keys |= keys
+            used = [used[0] + n_compares, used[1] + n_requests, used[2] + size]
         if batch:
-            report.add(self._flush(batch))
+            report.add(self._flush(batch, moved))
         return report
 
     def _commit(
@@ -216,28 +247,27 @@ class EtcdStore:
     ) -> etcdrpc.TxnResponse:
         return self._txn(etcdrpc.TxnRequest(compare=compares, success=requests))
 
-    def _flush(
-        self, batch: list[tuple[NameTxn, list[etcdrpc.Compare], list[etcdrpc.RequestOp], int]]
-    ) -> ApplyReport:
+    def _flush(self, batch: list[NameTxn], moved: dict[str, int]) -> ApplyReport:
+        """Commit the batch in one transaction; if its guards fail, each name alone."""
         report = ApplyReport(txns=1)
-        ok = self._commit([c for b in batch for c in b[1]], [r for b in batch for r in b[2]]).succeeded
-        if ok:
-            for t, *_ in batch:
-                if t.writes:  # a touch (fence only) is not a record write
+        compares = [_compare(k, rev) for t in batch for k, rev in t.compares]
+        resp = self._commit(compares, [r for t in batch for r in self._requests(t)])
+        if resp.succeeded:
+            for t in batch:
+                _moved(moved, t, int(resp.header.revision))
+                if t.writes:  # a touch (guards only) is not a record write
                     report.applied.append(t.name)
-                report.puts += len(t.puts) - 1  # the fence is bookkeeping, not a record write
+                report.puts += t.writes - len(t.deletes)  # guards are bookkeeping, not record writes
                 report.deletes += len(t.deletes)
             return report
         if len(batch) == 1:
-            report.conflicts.append(batch[0][0].name)
+            report.conflicts.append(batch[0].name)
             return report
-        for one in batch:
-            report.add(self._flush([one]))
+        for one in batch:  # no two of them write one key: they are independent
+            report.add(self._flush([one], moved))
         return report
 
-    def _oversized(
-        self, t: NameTxn, compares: list[etcdrpc.Compare], requests: list[etcdrpc.RequestOp]
-    ) -> ApplyReport:
+    def _oversized(self, t: NameTxn, moved: dict[str, int]) -> ApplyReport:
         """A name with more keys than one transaction may hold: chunks, each guarded by the fence.
 
         Every chunk rewrites the fence and requires it as the previous chunk left it, so a writer
@@ -245,6 +275,8 @@ class EtcdStore:
         from what is there). The per-key guards go first, in chunks that write only the fence.
         """
         report = ApplyReport()
+        compares = [_compare(k, rev) for k, rev in t.compares]
+        requests = self._requests(t)
         fence = t.fence.encode()
         others = [c for c in compares if c.key != fence]
         fence_put = next(r for r in requests if r.request_put.key == fence)
@@ -263,7 +295,8 @@ class EtcdStore:
                 report.conflicts.append(t.name)
                 return report
             fence_rev = int(resp.header.revision)
+        _moved(moved, t, fence_rev)
         report.applied.append(t.name)
-        report.puts += len(t.puts) - 1
+        report.puts += t.writes - len(t.deletes)
         report.deletes += len(t.deletes)
         return report

@@ -71,7 +71,11 @@ class Runtime:
     @cached_property
     def claims(self) -> Claims:
         client = redis.Redis.from_url(self.redis_url, socket_timeout=10, socket_connect_timeout=5)
-        return Claims(client, lock_ttl=int(max(300.0, 3 * visibility_timeout())))
+        return Claims(
+            client,
+            stale=self.settings.pending_expiry,
+            lock_ttl=int(max(300.0, 3 * visibility_timeout())),
+        )
 
     @property
     def controller(self) -> Controller:

@@ -104,9 +104,16 @@ class Settings(BaseSettings):
     emitter_batch_linger: float = 0.005
     emitter_batch_size: int = 256
     reconcile_batch: int = 255  # other waiting objects a reconcile task takes along (0 = only its own)
+    # a "message on its way" mark older than this is taken as lost (its publisher died): publish again
+    pending_expiry: float = 60.0
 
     @field_validator(
-        "interval", "min_ttl", "kube_api_request_timeout", "leader_election_duration", mode="before"
+        "interval",
+        "min_ttl",
+        "kube_api_request_timeout",
+        "leader_election_duration",
+        "pending_expiry",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> float:

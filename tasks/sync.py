@@ -9,13 +9,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from extdns.endpoint import Endpoint
 from extdns.fencing import MAX_VIEW_AGE
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
 from extdns.syncconfig import SyncConfig
 from tasks import metrics
-from tasks.converge import Outcome, converge
+from tasks.converge import Outcome, Wanted, converge
 from tasks.logs import log
 from tasks.ports import ClaimsIndex, ClusterReader, RecordStore
 from tasks.world import bare, parse_ref, ref_key, snapshot
@@ -99,6 +98,19 @@ def _claims_of(found: Collected) -> dict[ObjectRef, frozenset[str]]:
     return {bare(ref): names for ref, names in found.claims.items()}
 
 
+def claimants_of(
+    claims: Mapping[ObjectRef, Iterable[str]], names: Iterable[str] | None = None
+) -> dict[str, frozenset[str]]:
+    """Name -> the objects (`Kind/ns/name`) claiming it, for `names` (all when None)."""
+    wanted = None if names is None else set(names)
+    out: dict[str, set[str]] = {}
+    for ref, claimed in claims.items():
+        for name in claimed:
+            if wanted is None or name in wanted:
+                out.setdefault(name, set()).add(ref_key(ref))
+    return {name: frozenset(refs) for name, refs in out.items()}
+
+
 def reconcile(
     ctl: Controller, messages: Sequence[Message], task_id: str = "", batch: int = 0, dry_run: bool = False
 ) -> Outcome:
@@ -118,7 +130,7 @@ def reconcile(
         return Outcome(blocked=list(taken.blocked))
     state: dict[str, Any] = {}
 
-    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str]]:
+    def desired(todo: frozenset[str] | None) -> Wanted:
         before = claims.names_of(refs)
         found = collect(snapshot(ctl.cluster.read_some(refs)), ctl.source_config, ctl.sources)
         scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
@@ -131,9 +143,14 @@ def reconcile(
         if "rejections" not in state:
             ctl.report_rejections(found.rejections)
         state.update(now=now, before=before, rejections=found.rejections)
-        return [e for e in found.endpoints if e.dns_name in scope], frozenset(scope)
+        return Wanted(
+            [e for e in found.endpoints if e.dns_name in scope],
+            frozenset(scope),
+            claimants_of(now, scope),
+            frozenset(ref_key(r) for r in refs),
+        )
 
-    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, touch=True)
+    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, touch_scope=True)
     outcome.blocked = list(taken.blocked)
     if dry_run or outcome.unresolved:
         return outcome  # the task keeps its objects locked and retries under the same id
@@ -166,15 +183,24 @@ def full_sync(
     index = ctl.claims if rebuild_index and not dry_run else None
     listed: list[float] = []
 
-    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str] | None]:
+    def desired(todo: frozenset[str] | None) -> Wanted:
         if index is not None:
             listed.append(index.now())
         found.append(collect(read(), ctl.source_config, ctl.sources))
         if len(found) == 1:
             ctl.report_rejections(found[0].rejections, post_events=False)  # the per-object task posts Events
-        return found[-1].endpoints, todo
+        return Wanted(found[-1].endpoints, todo, claimants_of(_claims_of(found[-1]), todo))
 
-    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run)
+    def record_claims(wanted: Wanted, names: Sequence[str]) -> None:
+        """Before writing a name, its claimants are in the index: a newer task reading it sees them."""
+        if index is not None and names:
+            by_object: dict[ObjectRef, set[str]] = {}
+            for name in names:
+                for obj in wanted.claimants.get(name, ()):
+                    by_object.setdefault(parse_ref(obj), set()).add(name)
+            index.add(by_object)
+
+    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, before_commit=record_claims)
     types = Counter(e.record_type for e in found[0].endpoints) if found else Counter()
     for rtype in ctl.sync_config.managed_record_types:
         metrics.source_records.labels(record_type=rtype).set(types.get(rtype, 0))

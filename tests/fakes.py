@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extdns.current import KeyValue
-from extdns.fencing import FENCE_ROOT, NameTxn
+from extdns.fencing import GUARD_ROOT, NameTxn, rebase
 from extdns.sources import Cluster, ObjectRef
 from tasks.ports import ApplyReport, Snapshot, View
 from tasks.world import ref_key
@@ -65,8 +65,11 @@ class FakeEtcd:
 
 @dataclass
 class FakeStore:
-    """The record-store port over FakeEtcd. `unfenced` reads the newest revision and skips the fence:
-    the old, broken order, kept so the tests can show they catch it."""
+    """The record-store port over FakeEtcd.
+
+    `unfenced` reads the newest revision and drops the guards: the old, broken order, kept so the
+    tests can show they catch it.
+    """
 
     etcd: FakeEtcd
     prefix: str
@@ -84,10 +87,13 @@ class FakeStore:
         state = self.etcd.now() if self.unfenced else self.etcd.at(view.revision)
         if keys is None:
             wanted = [k for k in state if k.startswith(self.prefix + "/")]
-            fence_keys = [k for k in state if k.startswith(FENCE_ROOT)]
+            fence_keys = [k for k in state if k.startswith(GUARD_ROOT)]
         else:
             wanted = [
-                k for k in state for key in keys if k == key or (k.startswith(key + "/") and "/" not in k[len(key) + 1 :])
+                k
+                for k in state
+                for key in keys
+                if k == key or (k.startswith(key + "/") and "/" not in k[len(key) + 1 :])
             ]
             fence_keys = [f for f in fences if f in state]
         kvs = [KeyValue(k, state[k][0], state[k][1]) for k in sorted(set(wanted))]
@@ -96,14 +102,19 @@ class FakeStore:
     def apply(self, txns: Sequence[NameTxn]) -> ApplyReport:
         self.gate("commit")
         report = ApplyReport(txns=len(txns))
+        moved: dict[str, int] = {}
         for t in txns:
+            t = rebase(t, moved)
             if self.unfenced:
-                t = NameTxn(t.name, tuple(c for c in t.compares if c[0] != t.fence), t.puts, t.deletes, t.fence)
+                kept = tuple(c for c in t.compares if not c[0].startswith(GUARD_ROOT))
+                t = NameTxn(t.name, kept, t.puts, t.deletes, t.fence)
             if self.etcd.commit(t):
+                moved.update({k: self.etcd.revision for k, _ in t.puts})
+                moved.update(dict.fromkeys(t.deletes, 0))
                 self.on_commit(t.name)
                 if t.writes:
                     report.applied.append(t.name)
-                report.puts += len(t.puts) - 1
+                report.puts += t.writes - len(t.deletes)
                 report.deletes += len(t.deletes)
             else:
                 report.conflicts.append(t.name)
@@ -208,7 +219,9 @@ class FakeClaims:
             for n in names:
                 mine[n] = max(mine.get(n, at), at)
 
-    def prune(self, now: Mapping[ObjectRef, Iterable[str]], before: Mapping[ObjectRef, Iterable[str]]) -> None:
+    def prune(
+        self, now: Mapping[ObjectRef, Iterable[str]], before: Mapping[ObjectRef, Iterable[str]]
+    ) -> None:
         for ref, names in now.items():
             mine = self.names.get(ref_key(ref), {})
             for gone in set(before.get(ref, ())) - set(names):

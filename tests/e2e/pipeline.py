@@ -42,8 +42,10 @@ class Pipeline:
             self._etcd = pyetcd.client(url.hostname, url.port, timeout=5)
         return self._etcd
 
-    def start(self, name: str, *argv: str) -> testenv.Proc:
-        proc = testenv.Proc(name, [sys.executable, *argv], self.logdir / f"{name}.log", env=self.env).start()
+    def start(self, name: str, *argv: str, env: dict[str, str] | None = None) -> testenv.Proc:
+        proc = testenv.Proc(
+            name, [sys.executable, *argv], self.logdir / f"{name}.log", env={**self.env, **(env or {})}
+        ).start()
         self.procs[name] = proc
         return proc
 
@@ -53,10 +55,12 @@ class Pipeline:
             "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
         )  # fmt: skip
 
-    def start_emitter(self, name: str = "emitter", lead: bool = True) -> testenv.Proc:
+    def start_emitter(
+        self, name: str = "emitter", lead: bool = True, env: dict[str, str] | None = None
+    ) -> testenv.Proc:
         """Start an emitter; with `lead`, return once it holds the lease and its first lists are in."""
         port = testenv.free_port()
-        proc = self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}")
+        proc = self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env)
         if lead:
             self.wait(f"{name} to lead", lambda: "became the leader" in self.log(name))
         return proc

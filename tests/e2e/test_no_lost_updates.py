@@ -8,6 +8,7 @@ the worker publishes the change. The resync's view is then older than what etcd 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from tests.e2e.listproxy import ListProxy, is_list
 from tests.e2e.pipeline import Pipeline, make_pipeline
-from tests.e2e.test_pipeline import lb_service, namespace
+from tests.e2e.test_pipeline import lb_service, namespace, set_lb
 from tools import testenv
 
 DELAY = 4.0
@@ -81,3 +82,32 @@ def test_service_deleted_while_resync_lists_is_not_written_back(pipeline: Pipeli
     p.wait("the worker to remove it", lambda: p.records() == {})
     finished(p, proc)
     assert p.records() == {}, p.log("slow-sync")
+
+
+def test_an_emitter_killed_between_mark_and_publish_blocks_no_later_event(
+    redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """The first emitter marks the Service as "message on its way" and dies before publishing.
+
+    The mark expires (--pending-expiry), so the next change, seen by the next leader, is
+    published and converged at once instead of being coalesced into a message that never left.
+    """
+    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE="service",
+                      EXTERNAL_DNS_PENDING_EXPIRY="2s")  # fmt: skip
+    try:
+        p.start_worker()
+        first = p.start_emitter("emitter-1", env={"EXTDNS_FAULT": "after-mark"})
+        ns = namespace(p.core)
+        name = f"handoff.{p.domain}"
+        lb_service(p.core, ns, "handoff", name, "203.0.113.31")
+        first.popen.wait(30)  # type: ignore[union-attr]
+        assert "fault injected at after-mark" in p.log("emitter-1")
+        p.procs.pop("emitter-1")
+        waiting = p.redis().zscore("extdns:waiting", f"Service/{ns}/handoff")
+        assert waiting is not None, "the mark was left behind without a message"
+        p.start_emitter("emitter-2")  # leads once the dead one's lease (3 s) ran out
+        time.sleep(2.5)  # past the mark's expiry
+        set_lb(p.core, ns, "handoff", "203.0.113.32")
+        p.wait("the next change to be published", lambda: p.hosts(name) == ["203.0.113.32"], 20)
+    finally:
+        p.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from extdns.endpoint import Endpoint
 from extdns.syncconfig import SyncConfig
-from tasks.converge import converge
+from tasks.converge import Wanted, converge
 from tasks.etcdstore import EtcdStore
 
 
@@ -26,7 +26,7 @@ def prefix() -> str:
 
 
 def fixed(endpoints: Sequence[Endpoint]):  # type: ignore[no-untyped-def]
-    return lambda todo: (endpoints, todo)
+    return lambda todo: Wanted(endpoints, todo)
 
 
 def revision(etcd: pyetcd.Etcd3Client) -> int:
@@ -101,9 +101,9 @@ def test_concurrent_appliers_converge_to_the_view_they_read_last(
     truth = {"target": "10.0.1.0"}
     lock = threading.Lock()
 
-    def desired(todo: frozenset[str] | None) -> tuple[list[Endpoint], frozenset[str] | None]:
+    def desired(todo: frozenset[str] | None) -> Wanted:
         with lock:
-            return [svc(f"n{i}.example.org", truth["target"]) for i in range(20)], todo
+            return Wanted([svc(f"n{i}.example.org", truth["target"]) for i in range(20)], todo)
 
     def worker() -> None:
         for i in range(10):
@@ -172,3 +172,68 @@ def test_ten_thousand_names_are_chunked_under_the_txn_limit(etcd: pyetcd.Etcd3Cl
     assert len(list(etcd.get_prefix(prefix + "/"))) == 20_000
     again = converge(store, cfg, fixed(desired))
     assert again.report.writes == 0
+
+
+def test_an_apex_name_reads_and_guards_its_own_keys_only_never_the_zone(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    from extdns.fencing import fence_key, fenced
+    from extdns.records import name_keys, sync
+
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    store = EtcdStore(etcd, prefix)
+    children = [svc(f"c{i}.example.org", f"10.1.{i // 256}.{i % 256}", resource=f"service/z/c{i}") for i in range(300)]
+    converge(store, cfg, fixed([*children, svc("example.org", "192.0.2.1", resource="ingress/z/apex")]))
+    apex = "example.org"
+    view = store.begin()
+    # A child changes after the apex writer's view: it must not make the apex lose.
+    converge(store, cfg, fixed([*children[1:], svc("c0.example.org", "10.9.9.9", resource="service/z/c0"),
+                                svc("example.org", "192.0.2.1", resource="ingress/z/apex")]))  # fmt: skip
+    snap = store.read(view, name_keys({apex}, cfg), [fence_key(apex, prefix)])
+    assert {kv.key.rsplit("/", 1)[0] for kv in snap.kvs} == {f"{prefix}/org/example", f"{prefix}/org/a-example"}
+    assert not any("/c0/" in kv.key or "/c1/" in kv.key for kv in snap.kvs), "a child's keys were read"
+    plan = sync(snap.kvs, [svc(apex, "192.0.2.2", resource="ingress/z/apex")], cfg, frozenset({apex}))
+    report = store.apply([fenced(op, prefix, snap.fences) for op in plan.ops])
+    assert report.applied == [apex] and not report.conflicts
+    assert sorted(v["host"] for k, v in dump(etcd, prefix).items()
+                  if k.count("/") == prefix.count("/") + 3 and "host" in v) == ["192.0.2.2"]  # fmt: skip
+
+
+def test_a_write_between_two_chunks_of_an_oversized_name_fails_the_rest(
+    etcd: pyetcd.Etcd3Client, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    name = "big.example.org"
+    small = EtcdStore(etcd, prefix, max_txn_ops=8)
+    commits = []
+    real_commit = small._commit
+
+    def commit_then_interfere(compares, requests):  # type: ignore[no-untyped-def]
+        resp = real_commit(compares, requests)
+        commits.append(resp.succeeded)
+        if len(commits) == 1:  # another writer lands on the name between the first and second chunk
+            converge(EtcdStore(etcd, prefix), cfg, fixed([svc(name, "10.7.7.7")]))
+        return resp
+
+    monkeypatch.setattr(small, "_commit", commit_then_interfere)
+    out = converge(small, cfg, fixed([svc(name, *(f"10.0.0.{i}" for i in range(1, 21)))]), rounds=1)
+    assert commits[0] and not commits[1], "the second chunk must fail its fence"
+    assert out.unresolved == [name]
+    hosts = sorted(v["host"] for v in dump(etcd, prefix).values() if "host" in v)
+    assert "10.7.7.7" in hosts
+
+
+def test_one_object_claiming_several_names_commits_them_all_in_one_apply(
+    etcd: pyetcd.Etcd3Client, prefix: str
+) -> None:
+    """Its marker guards every one of its names: the writer's own first commit must not fail the rest."""
+    cfg = SyncConfig(owner_id="it", prefix=prefix)
+    names = [f"n{i}.example.org" for i in range(300)]  # more than one etcd transaction holds
+    obj = "Service/ns/multi"
+
+    def desired(todo: frozenset[str] | None) -> Wanted:
+        return Wanted([svc(n, "10.0.0.1") for n in names], todo, {n: frozenset({obj}) for n in names})
+
+    out = converge(EtcdStore(etcd, prefix), cfg, desired, rounds=1)
+    assert not out.unresolved and len(out.report.applied) == 300
+    assert converge(EtcdStore(etcd, prefix), cfg, desired, rounds=1).report.writes == 0
