@@ -21,7 +21,7 @@ class Policy(StrEnum):
 
 @dataclass(frozen=True)
 class Blocked:
-    """A desired endpoint not created because its name is held by another owner ("" = nobody's registry)."""
+    """A desired endpoint not written because its name is held by another owner ("" = nobody's registry)."""
 
     endpoint: Endpoint
     holders: tuple[str, ...]
@@ -149,6 +149,8 @@ def calculate(
     if policy is Policy.CREATE_ONLY:
         updates = []
     delete = [endpoint for endpoint in delete if endpoint.owner == owner_id]
+    # An update of a record another owner (or nobody's registry) holds is refused like a create.
+    blocked += [Blocked(new, (old.owner,)) for old, new in updates if old.owner != owner_id]
     updates = [(old, new) for old, new in updates if old.owner == owner_id]
     return Changes(
         create=tuple(create),

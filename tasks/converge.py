@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from extdns.endpoint import Endpoint
 from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, touch_objects
+from extdns.plan import Blocked
 from extdns.records import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
@@ -50,6 +51,7 @@ class Outcome:
     planned: int = 0  # names with writes planned (first round)
     report: ApplyReport = field(default_factory=ApplyReport)
     rejected: list[Rejected] = field(default_factory=list)
+    refused: list[Blocked] = field(default_factory=list)  # not created: another owner holds the name
     rounds: int = 0
     unresolved: list[str] = field(default_factory=list)  # names still conflicting after every round
     blocked: list[str] = field(default_factory=list)  # objects another task holds (reconcile only)
@@ -115,6 +117,7 @@ def converge(
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)
             out.rejected = list(result.rejected)
             report_rejected(result.rejected)
+        out.refused = list(result.changes.blocked)
         claims = wanted.claimants
         txns = [fenced(op, cfg.prefix, snap.fences, claims.get(op.name, ())) for op in result.ops]
         if touch_scope and scope is not None:

@@ -13,6 +13,11 @@ last_reconcile = Gauge(
 no_op_runs = Counter("external_dns_controller_no_op_runs_total", "Full syncs that changed nothing.")
 registry_errors = Counter("external_dns_registry_errors_total", "Failures reading or writing the registry.")
 source_errors = Counter("external_dns_source_errors_total", "Failures reading the sources.")
+skipped_owner_mismatch = Gauge(
+    "external_dns_registry_skipped_records_owner_mismatch_per_sync",
+    "Endpoints not created in the last full sync because another owner holds the name.",
+    ["record_type", "owner", "foreign_owner", "domain"],
+)
 registry_records = Gauge("external_dns_registry_records", "Records found in etcd.", ["record_type"])
 source_records = Gauge("external_dns_source_records", "Records the sources want.", ["record_type"])
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from extdns.fencing import MAX_VIEW_AGE
+from extdns.plan import Blocked
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
 from extdns.syncconfig import SyncConfig
@@ -94,6 +95,44 @@ class Controller:
                 self.notify(r.ref, "RecordError", r.reason, True)
 
 
+KIND_OF_RESOURCE = {"service": "Service", "ingress": "Ingress"}
+
+
+def apex(name: str) -> str:
+    """The zone a name most likely sits in, for a bounded metric label: its last two labels."""
+    return ".".join(name.split(".")[-2:])
+
+
+def report_refusals(ctl: Controller, refused: Iterable[Blocked], post_events: bool = True) -> None:
+    """ExternalDNS's log line for each endpoint another owner keeps us from creating, and an Event."""
+    owner = ctl.sync_config.owner_id
+    for b in refused:
+        ep = b.endpoint
+        foreign = ",".join(h or "(no owner)" for h in b.holders)
+        log.info(
+            f"Skipping endpoint {ep.dns_name} {ep.record_type} {list(ep.targets)} because owner id does not"
+            f' match for one or more items to create, found: "{foreign}", required: "{owner}"'
+        )
+        kind, _, rest = ep.resource.partition("/")
+        namespace, _, name = rest.partition("/")
+        if post_events and "RecordError" in ctl.events_emit and kind in KIND_OF_RESOURCE and name:
+            note = f"{ep.dns_name} {ep.record_type} not created: the name is held by owner {foreign!r}"
+            ctl.notify(ObjectRef(KIND_OF_RESOURCE[kind], namespace, name), "RecordError", note, True)
+
+
+def count_refusals(ctl: Controller, refused: Iterable[Blocked]) -> None:
+    """The per-sync gauge: labels are record type, owners and zone, never an object or a key."""
+    metrics.skipped_owner_mismatch.clear()
+    for b in refused:
+        for holder in b.holders:
+            metrics.skipped_owner_mismatch.labels(
+                record_type=b.endpoint.record_type,
+                owner=ctl.sync_config.owner_id,
+                foreign_owner=holder,
+                domain=apex(b.endpoint.dns_name),
+            ).inc()
+
+
 def _claims_of(found: Collected) -> dict[ObjectRef, frozenset[str]]:
     return {bare(ref): names for ref, names in found.claims.items()}
 
@@ -152,6 +191,7 @@ def reconcile(
 
     outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, touch_scope=True)
     outcome.blocked = list(taken.blocked)
+    report_refusals(ctl, outcome.refused)
     if dry_run or outcome.unresolved:
         return outcome  # the task keeps its objects locked and retries under the same id
     now: dict[ObjectRef, frozenset[str]] = state["now"]
@@ -201,6 +241,8 @@ def full_sync(
             index.add(by_object)
 
     outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, before_commit=record_claims)
+    report_refusals(ctl, outcome.refused, post_events=False)  # the per-object task posts the Events
+    count_refusals(ctl, outcome.refused)
     types = Counter(e.record_type for e in found[0].endpoints) if found else Counter()
     for rtype in ctl.sync_config.managed_record_types:
         metrics.source_records.labels(record_type=rtype).set(types.get(rtype, 0))

@@ -291,3 +291,29 @@ def test_the_checker_catches_the_unfenced_order(history: str) -> None:
         if world.violations or world.etcd.records(PREFIX) != world.expected():
             return
     raise AssertionError("the old order should lose an update in some interleaving")
+
+
+def test_a_full_sync_counts_refusals_in_the_owner_mismatch_gauge_with_bounded_labels() -> None:
+    from tasks import metrics
+
+    world = World([service("web", A, "10.0.0.1")], [], resync=False)
+    # Another owner holds shop.example.org; our Service wants it too.
+    world.etcd.commit(
+        __import__("extdns.fencing", fromlist=["NameTxn"]).NameTxn(
+            "seed",
+            (),
+            (
+                (f"{PREFIX}/org/example/shop/1a2b3c4d", b'{"host":"192.0.2.9","targetstrip":1}'),
+                (f"{PREFIX}/org/example/a-shop/5e6f7a8b", b'{"text":"\\"heritage=external-dns,external-dns/owner=other\\"","targetstrip":1}'),
+            ),
+            (),
+            "",
+        )
+    )
+    world.cluster.put(service("shop", B, "10.0.0.5"))
+    full_sync(world.controller())
+    value = metrics.skipped_owner_mismatch.labels(
+        record_type="A", owner="test", foreign_owner="other", domain="example.org"
+    )._value.get()
+    assert value == 1
+    assert world.etcd.records(PREFIX)[f"{PREFIX}/org/example/shop/1a2b3c4d"], "theirs is untouched"
