@@ -141,7 +141,11 @@ def run(p: Pipeline, proxy: ListProxy, args: argparse.Namespace) -> list[tuple[s
         env=p.env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     planned = sum(("Add/set key" in line or "Delete key" in line) for line in dry.stderr.splitlines())
-    resyncs = p.log("resync").count("All records are already up to date") + p.log("resync").count("Add/set")
+    lost_races = {
+        n: p.log(n).count("Re-planning names whose transaction lost a race")
+        for n in p.procs
+        if n != "emitter"
+    }
     mix = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     writers = (
         f"{args.workers} workers, emitter, resync every {args.interval} behind a {args.list_delay}s LIST"
@@ -157,7 +161,10 @@ def run(p: Pipeline, proxy: ListProxy, args: argparse.Namespace) -> list[tuple[s
         ("final etcd = plan of final cluster", final),
         ("name-seconds answered wrong while running", wrong),
         ("settled after the last operation", f"{settle:.1f}s"),
-        ("resync log lines", str(resyncs)),
+        (
+            "commits that lost to a newer write (re-planned)",
+            ", ".join(f"{n} {c}" for n, c in sorted(lost_races.items())),
+        ),
     ]
 
 

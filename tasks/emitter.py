@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
 from extdns.sources import ObjectRef
 from tasks import metrics, opshttp
@@ -205,12 +206,21 @@ class Backoff:
         self.n = 0
 
 
+def _read_timeout(exc: BaseException) -> bool:
+    """urllib3's read timeout, alone or as the reason its retries gave up."""
+    return isinstance(exc, ReadTimeoutError) or (
+        isinstance(exc, MaxRetryError) and isinstance(exc.reason, ReadTimeoutError)
+    )
+
+
 class Gone(Exception):
     """The watch's resourceVersion is too old (410): relist."""
 
 
-def watch_events(kube: Kube, kind: str, rv: str, namespace: str) -> Iterator[tuple[str, KubeObject]]:
-    for event in kube.watch(kind, rv, WATCH_TIMEOUT, namespace):
+def watch_events(
+    kube: Kube, kind: str, rv: str, namespace: str, idle: float
+) -> Iterator[tuple[str, KubeObject]]:
+    for event in kube.watch(kind, rv, WATCH_TIMEOUT, namespace, idle=idle):
         etype, obj = event.get("type", ""), event.get("object") or {}
         if etype == "ERROR":
             if obj.get("code") == 410:
@@ -230,6 +240,13 @@ class Watcher:
     stop: threading.Event
     versions: dict[str, str] = field(default_factory=dict)  # object key -> resourceVersion
     listed: threading.Event = field(default_factory=threading.Event)  # set once the first list is in
+    idle: float = 130.0  # no byte (event, bookmark, end of watch) for this long: the watch is hung
+    last_seen: float = field(default_factory=time.monotonic)  # last sign of life of the watch
+
+    def stale(self) -> str | None:
+        """A line saying the watch is silent for too long, or None."""
+        quiet = time.monotonic() - self.last_seen
+        return f"watch of {self.kind} silent for {quiet:.0f}s" if quiet > self.idle else None
 
     @property
     def scope(self) -> str:
@@ -267,7 +284,9 @@ class Watcher:
                     rv = self._relist(first)
                     first = False
                     self.listed.set()
-                for etype, obj in watch_events(self.kube, self.kind, rv, self.scope):
+                    self.last_seen = time.monotonic()
+                for etype, obj in watch_events(self.kube, self.kind, rv, self.scope, self.idle):
+                    self.last_seen = time.monotonic()
                     rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
                     if etype != "BOOKMARK":
                         ns, name, _ = _meta(obj)
@@ -278,6 +297,7 @@ class Watcher:
                         self.emit(self.kind, etype, obj)
                     if self.stop.is_set():
                         return
+                self.last_seen = time.monotonic()  # the server ended the watch: alive
                 if failing:
                     log.info(f"watch of {self.kind} recovered")
                     failing = False
@@ -287,6 +307,13 @@ class Watcher:
                 log.info(f"watch of {self.kind}: resourceVersion too old, relisting")
                 rv = ""
             except Exception as exc:
+                if _read_timeout(exc):
+                    metrics.watch_restarts.labels(kind=self.kind, reason="stale").inc()
+                    log.warning(
+                        f"watch of {self.kind} silent for {self.idle:.0f}s (hung connection); restarting"
+                    )
+                    self.stop.wait(backoff.next())
+                    continue
                 backend = backend_of(exc) or "kubernetes"
                 metrics.watch_restarts.labels(kind=self.kind, reason="error").inc()
                 metrics.backend_errors.labels(backend=backend).inc()
@@ -429,9 +456,23 @@ def lead(
 
     threads = [threading.Thread(target=publisher.run, name="publisher", daemon=True)]
     watchers = [
-        Watcher(rt.kube, kind, rt.settings.namespace, emit, stop, known.setdefault(kind, {}))
+        Watcher(
+            rt.kube,
+            kind,
+            rt.settings.namespace,
+            emit,
+            stop,
+            known.setdefault(kind, {}),
+            idle=rt.settings.watch_idle_timeout,
+        )
         for kind in kinds_for(rt.sources)
     ]
+
+    def watches_alive() -> str | None:
+        stale = [s for w in watchers if (s := w.stale())]
+        return "; ".join(stale) or None
+
+    opshttp.CHECKS["watches"] = watches_alive
     threads += [threading.Thread(target=w.run, name=f"watch-{w.kind}", daemon=True) for w in watchers]
 
     def announce() -> None:
@@ -460,6 +501,7 @@ def lead(
                     break
     finally:
         stop.set()
+        opshttp.CHECKS.pop("watches", None)  # a standby watches nothing: nothing can be stale
         metrics.leader.set(0)
         for t in threads:
             t.join(timeout=5)

@@ -68,7 +68,7 @@ class Kube:
         self.timeout = request_timeout
 
     def _call(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
-              body: object = None, stream: bool = False) -> Any:  # fmt: skip
+              body: object = None, stream: bool = False, idle: float | None = None) -> Any:  # fmt: skip
         """One request; the urllib3 response (not yet read) for a 2xx status, else ApiException."""
         method, url, headers, body, post = self.api.param_serialize(
             method,
@@ -79,7 +79,12 @@ class Kube:
             auth_settings=["BearerToken"],
         )
         resp = self.api.call_api(
-            method, url, headers, body, post, _request_timeout=None if stream else self.timeout
+            method,
+            url,
+            headers,
+            body,
+            post,
+            _request_timeout=(self.timeout, idle) if stream else self.timeout,
         ).response
         if not 200 <= resp.status < 300:
             data = resp.data
@@ -117,9 +122,18 @@ class Kube:
         return obj
 
     def watch(
-        self, kind: str, resource_version: str, timeout_seconds: int = 300, namespace: str = ""
+        self,
+        kind: str,
+        resource_version: str,
+        timeout_seconds: int = 300,
+        namespace: str = "",
+        idle: float | None = None,
     ) -> Iterator[KubeObject]:
-        """Raw watch events ({type, object}) from a resourceVersion, with bookmarks, until the server ends."""
+        """Raw watch events ({type, object}) from a resourceVersion, with bookmarks, until the server ends.
+
+        With `idle`, a connection that delivers no byte for that long raises (urllib3's
+        ReadTimeoutError): a hung or half-open watch is noticed instead of waited on forever.
+        """
         r = RESOURCES[kind]
         query: list[tuple[str, Any]] = [
             ("watch", "true"),
@@ -127,7 +141,7 @@ class Kube:
             ("resourceVersion", resource_version),
             ("timeoutSeconds", timeout_seconds),
         ]
-        resp = self._call("GET", r.path(namespace), query, stream=True)
+        resp = self._call("GET", r.path(namespace), query, stream=True, idle=idle)
         try:
             buf = b""
             for chunk in resp.stream(amt=None, decode_content=False):

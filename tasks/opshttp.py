@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -20,16 +21,27 @@ def registry() -> CollectorRegistry:
     return merged
 
 
+# Named liveness checks: each returns None when healthy, else one line saying what is wrong.
+CHECKS: dict[str, Callable[[], str | None]] = {}
+
+
+def problems() -> list[str]:
+    return [p for check in list(CHECKS.values()) if (p := check())]
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        status = 200
         if self.path.startswith("/metrics"):
             body, ctype = generate_latest(registry()), CONTENT_TYPE_LATEST
         elif self.path.startswith("/healthz"):
-            body, ctype = b"OK", "text/plain"
+            wrong = problems()
+            status = 503 if wrong else 200
+            body, ctype = ("\n".join(wrong) if wrong else "OK").encode(), "text/plain"
         else:
             self.send_error(404)
             return
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     reconcile_batch: int = 255  # other waiting objects a reconcile task takes along (0 = only its own)
     # a "message on its way" mark older than this is taken as lost (its publisher died): publish again
     pending_expiry: float = 60.0
+    # a watch silent (no event, no bookmark, no end) this long is hung: restarted, and /healthz fails
+    watch_idle_timeout: float = 130.0
 
     @field_validator(
         "interval",
@@ -113,6 +115,7 @@ class Settings(BaseSettings):
         "kube_api_request_timeout",
         "leader_election_duration",
         "pending_expiry",
+        "watch_idle_timeout",
         mode="before",
     )
     @classmethod

@@ -33,6 +33,7 @@ class Pipeline:
     core: client.CoreV1Api
     logdir: Path
     procs: dict[str, testenv.Proc] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)  # metrics/health port of each emitter
     _etcd: pyetcd.Etcd3Client | None = None
 
     @property
@@ -59,7 +60,7 @@ class Pipeline:
         self, name: str = "emitter", lead: bool = True, env: dict[str, str] | None = None
     ) -> testenv.Proc:
         """Start an emitter; with `lead`, return once it holds the lease and its first lists are in."""
-        port = testenv.free_port()
+        port = self.ports[name] = testenv.free_port()
         proc = self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env)
         if lead:
             self.wait(f"{name} to lead", lambda: "became the leader" in self.log(name))
