@@ -371,7 +371,8 @@ class Publisher:
         pending: list[Message] = []
         send: list[Message] | None = None  # marked as new, not yet published
         failing = False
-        while not self.stop.is_set() or pending:
+        # On step-down, what is already queued is still published (a duplicate hint is harmless).
+        while not self.stop.is_set() or pending or not self.q.empty():
             if not pending:
                 pending = self._batch()
                 if not pending:

@@ -83,6 +83,11 @@ def backend_of(exc: BaseException) -> str | None:
     return None
 
 
+def retry_delay(retries: int, jitter: float) -> float:
+    """Exponential backoff from 0.5 s; with the jitter (0.5-1.5) it stays under the visibility timeout."""
+    return min(retry_cap() / 1.5, 0.5 * 2**retries) * jitter
+
+
 def _retry(task: Task, exc: Exception, what: str) -> Retry:
     backend = backend_of(exc)
     if backend is None:
@@ -92,8 +97,7 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
     metrics.tasks_total.labels(task=what, outcome="retried").inc()
     if backend == "etcd":
         runtime.current().reset_etcd()
-    retries = task.request.retries
-    delay = min(retry_cap(), 0.5 * 2**retries) * (0.5 + (uuid.uuid4().int % 1000) / 1000)
+    delay = retry_delay(task.request.retries, 0.5 + (uuid.uuid4().int % 1000) / 1000)
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(f"{backend} unavailable, retrying {what} in {delay:.1f}s", error=first_line)
     return task.retry(exc=exc, countdown=delay)

@@ -111,3 +111,24 @@ def test_an_emitter_killed_between_mark_and_publish_blocks_no_later_event(
         p.wait("the next change to be published", lambda: p.hosts(name) == ["203.0.113.32"], 20)
     finally:
         p.stop()
+
+
+def test_after_a_redis_flush_a_hostname_change_leaves_no_orphan_past_one_resync(pipeline: Pipeline) -> None:
+    """The claims index is gone, so the task cannot know the old name: the next resync removes it."""
+    p = pipeline
+    p.start_worker()
+    p.start_emitter()
+    ns = namespace(p.core)
+    old, new = f"before.{p.domain}", f"after.{p.domain}"
+    lb_service(p.core, ns, "moving", old, "203.0.113.41")
+    p.wait("the first name", lambda: p.hosts(old) == ["203.0.113.41"])
+    p.redis().flushall()  # a Redis restart without persistence: the claims index is empty
+    p.core.patch_namespaced_service(
+        "moving", ns, {"metadata": {"annotations": {"external-dns.alpha.kubernetes.io/hostname": new}}}
+    )
+    p.wait("the new name", lambda: p.hosts(new) == ["203.0.113.41"])
+    assert p.hosts(old) == ["203.0.113.41"], "without its claims the task could not know the old name"
+    p.start_beat()  # --interval 3s
+    took = p.wait("the orphan to go", lambda: p.hosts(old) == [], 3 * 2 + 10)
+    assert not any("/before/" in k or "/a-before/" in k for k in p.records()), p.records()
+    assert took < 3 * 2 + 10

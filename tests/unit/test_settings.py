@@ -64,3 +64,16 @@ def test_a_bad_setting_is_one_line_naming_it(argv: tuple[str, ...], named: str) 
     with pytest.raises(s.SettingsError) as err:
         parse(*argv)
     assert named in str(err.value) and "\n" not in str(err.value)
+
+
+
+@pytest.mark.parametrize("visibility", ["1", "5", "60", "3600"])
+def test_every_retry_countdown_is_below_the_visibility_timeout(
+    visibility: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task waiting for its retry longer than the visibility timeout would be redelivered meanwhile."""
+    from tasks.jobs import retry_delay
+
+    monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", visibility)
+    longest = max(retry_delay(retries, jitter) for retries in range(40) for jitter in (0.5, 1.0, 1.4999))
+    assert longest < float(visibility)
