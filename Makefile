@@ -53,3 +53,4 @@ bench: setup peers
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.dns_qps --seconds 5 --names 1000
 	$(PY) -m bench.peers
+	$(PY) -m bench.soak

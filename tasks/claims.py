@@ -100,6 +100,20 @@ def _text(values: Iterable[bytes | str]) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else v for v in values]
 
 
+def _record(pipe: redis.client.Pipeline[bytes], claims: Mapping[ObjectRef, Iterable[str]], at: float) -> None:
+    """Queue both directions of the claims at score `at` (a newer score already there is kept)."""
+    by_name: dict[str, dict[str | bytes, float]] = {}
+    for ref, names in claims.items():
+        key = ref_key(ref)
+        names = set(names)
+        if names:
+            pipe.zadd(OBJECT + key, dict.fromkeys(names, at), gt=True)
+        for name in names:
+            by_name.setdefault(name, {})[key] = at
+    for name, keys in by_name.items():
+        pipe.zadd(NAME + name, keys, gt=True)
+
+
 @dataclass
 class Taken:
     """What a task may work on: the objects it holds, and its own objects that another task holds."""
@@ -170,15 +184,8 @@ class Claims:
 
     def add(self, claims: Mapping[ObjectRef, Iterable[str]]) -> None:
         """Record claims (never removes any): called before the writes that reflect them are committed."""
-        at = self.now()
         pipe = self.r.pipeline(transaction=True)
-        for ref, names in claims.items():
-            key = ref_key(ref)
-            names = set(names)
-            if names:
-                pipe.zadd(OBJECT + key, dict.fromkeys(names, at), gt=True)
-            for name in names:
-                pipe.zadd(NAME + name, {key: at}, gt=True)
+        _record(pipe, claims, self.now())
         pipe.execute()
 
     def prune(
@@ -206,14 +213,5 @@ class Claims:
         pipe = self.r.pipeline(transaction=True)
         for k in stale:
             pipe.zremrangebyscore(k, "-inf", f"({since}")
-        by_name: dict[str, dict[str | bytes, float]] = {}
-        for ref, names in claims.items():
-            key = ref_key(ref)
-            names = set(names)
-            if names:
-                pipe.zadd(OBJECT + key, dict.fromkeys(names, since), gt=True)
-            for name in names:
-                by_name.setdefault(name, {})[key] = since
-        for name, keys in by_name.items():
-            pipe.zadd(NAME + name, keys, gt=True)
+        _record(pipe, claims, since)
         pipe.execute()

@@ -85,7 +85,7 @@ def backend_of(exc: BaseException) -> str | None:
 
 def retry_delay(retries: int, jitter: float) -> float:
     """Exponential backoff from 0.5 s; with the jitter (0.5-1.5) it stays under the visibility timeout."""
-    return min(retry_cap() / 1.5, 0.5 * 2**retries) * jitter
+    return float(min(retry_cap() / 1.5, 0.5 * 2.0**retries) * jitter)
 
 
 def _retry(task: Task, exc: Exception, what: str) -> Retry:

@@ -23,13 +23,8 @@ DELAY = 4.0
 
 
 @pytest.fixture
-def pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path) -> Iterator[Pipeline]:
-    # The beat is not started: the only resync is the slow one the test runs.
-    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE="service")
-    try:
-        yield p
-    finally:
-        p.stop()
+def pipeline(service_pipeline: Pipeline) -> Pipeline:
+    return service_pipeline  # the beat is not started: the only resync is the one a test runs
 
 
 @pytest.fixture

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from tests.e2e.pipeline import Pipeline, make_pipeline
+from tests.e2e.pipeline import Pipeline
 from tests.e2e.test_pipeline import lb_service, namespace
 
 
 @pytest.fixture
-def pipeline(redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path) -> Iterator[Pipeline]:
-    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE="service")
-    try:
-        yield p
-    finally:
-        p.stop()
+def pipeline(service_pipeline: Pipeline) -> Pipeline:
+    return service_pipeline  # the beat is not started: the only resync is the one a test runs
 
 
 def test_a_name_another_owner_holds_is_refused_with_a_log_line_and_an_event(pipeline: Pipeline) -> None:
