@@ -12,6 +12,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY extdns ./extdns
+COPY controller ./controller
+COPY adapters ./adapters
+COPY emitter ./emitter
+COPY process ./process
 COPY tasks ./tasks
 COPY dnsserver ./dnsserver
 RUN pip wheel --wheel-dir /wheels .

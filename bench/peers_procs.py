@@ -193,7 +193,7 @@ def extdns_argv(kubeconfig: Path, owner: str, prefix: str, domain: str, *extra: 
     return [
         sys.executable,
         "-m",
-        "tasks.cli",
+        "process.cli",
         "sync",
         "--policy=sync",
         f"--txt-owner-id={owner}",

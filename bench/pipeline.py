@@ -193,7 +193,7 @@ def bench_noop(p: Pipeline, n: int) -> tuple[str, str]:
     ns = namespace(p.core)
     create_many(p, ns, n)
     env = {**p.env, "EXTERNAL_DNS_METRICS_ADDRESS": ""}
-    cmd = [sys.executable, "-m", "tasks.cli", "sync", "--once"]
+    cmd = [sys.executable, "-m", "process.cli", "sync", "--once"]
     subprocess.run(cmd, env=env, check=True, capture_output=True)  # the cold sync that writes everything
     before, usage = revision(p), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()

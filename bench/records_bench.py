@@ -3,7 +3,7 @@
 Usage: python -m bench.records_bench [--names 10000 100000] [--pure-only]
 
 Each name is one A record plus its ownership TXT (two etcd keys). The etcd rows run the adapter
-(`tasks.converge.converge` over `tasks.etcdstore.EtcdStore`); the no-op rows must write nothing,
+(`controller.convergence.converge` over `adapters.etcd_records.EtcdStore`); the no-op rows must write nothing,
 which the etcd revision before and after proves.
 """
 
@@ -107,8 +107,8 @@ def revision(client: pyetcd.Etcd3Client) -> int:
 
 @contextmanager
 def etcd_client() -> Iterator[pyetcd.Etcd3Client]:
-    from tasks.etcdconn import EtcdSettings, connect
-    from tasks.logs import configure
+    from adapters.etcd_client import EtcdSettings, connect
+    from process.logs import configure
     from tools import testenv
 
     configure("warning")  # one info line per written key would dominate the cold apply
@@ -125,8 +125,8 @@ def etcd_client() -> Iterator[pyetcd.Etcd3Client]:
 
 
 def etcd_rows(client: pyetcd.Etcd3Client, count: int) -> list[Row]:
-    from tasks.converge import converge
-    from tasks.etcdstore import EtcdStore
+    from adapters.etcd_records import EtcdStore
+    from controller.convergence import converge
 
     prefix = f"{PREFIX}-{count}"
     cfg = SyncConfig(owner_id=CFG.owner_id, prefix=prefix)

@@ -75,7 +75,8 @@ def run(p: Pipeline, proxy: ListProxy, args: argparse.Namespace) -> list[tuple[s
         p.start_worker(f"worker-{i}")
     p.start_emitter()
     slow = proxy.kubeconfig(p.logdir / "slow-kubeconfig")
-    p.start("resync", "-m", "tasks.cli", "sync", f"--interval={args.interval}", env={"KUBECONFIG": str(slow)})
+    argv = ("-m", "process.cli", "sync", f"--interval={args.interval}")
+    p.start("resync", *argv, env={"KUBECONFIG": str(slow)})
     ns = namespace(p.core)
     truth = Truth()
     stop = threading.Event()
@@ -137,7 +138,7 @@ def run(p: Pipeline, proxy: ListProxy, args: argparse.Namespace) -> list[tuple[s
     lost = sum(len(want[n] - have.get(n, set())) for n in want)
     resurrected = sum(len(have[n] - want.get(n, set())) for n in have)
     dry = subprocess.run(
-        [sys.executable, "-m", "tasks.cli", "sync", "--once", "--dry-run"],
+        [sys.executable, "-m", "process.cli", "sync", "--once", "--dry-run"],
         env=p.env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     planned = sum(("Add/set key" in line or "Delete key" in line) for line in dry.stderr.splitlines())

@@ -1,7 +1,7 @@
 """The Celery application object and its configuration (broker from CELERY_BROKER_URL).
 
 Importing it reads no settings and configures no logging: the worker and beat load the
-`EXTERNAL_DNS_*` settings when they start (see `tasks.jobs`), and refuse to start on a bad one.
+`EXTERNAL_DNS_*` settings when they start (see `tasks.celery_tasks`), and refuse to start on a bad one.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import os
 
 from celery import Celery
 
-from tasks.runtime import DEFAULT_BROKER, retry_cap, visibility_timeout
+from process.resources import DEFAULT_BROKER, retry_cap, visibility_timeout
 
 
 def make_app() -> Celery:
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
-    app = Celery("extdns", include=["tasks.ops", "tasks.jobs"])
+    app = Celery("extdns", include=["tasks.ops", "tasks.celery_tasks"])
     visibility = visibility_timeout()
     assert retry_cap() < visibility
     app.conf.update(

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from controller.ports import ApplyReport, Snapshot, View
+from controller.refs import ref_key
 from extdns.current import KeyValue
 from extdns.fencing import GUARD_ROOT, NameTxn, rebase
 from extdns.sources import Cluster, ObjectRef
-from tasks.ports import ApplyReport, Snapshot, View
-from tasks.world import ref_key
 
 Gate = Callable[[str], None]
 
@@ -163,7 +163,7 @@ class Taken:
 
 
 class FakeClaims:
-    """The claims index, the pending set and the object locks, as `tasks.claims.Claims` keeps them in Redis."""
+    """The claims index, the pending set and the object locks, as `adapters.redis_claims.Claims` keeps them in Redis."""
 
     def __init__(self, gate: Gate = _no_gate) -> None:
         self.clock = 0.0

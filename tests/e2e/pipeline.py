@@ -61,7 +61,7 @@ class Pipeline:
     ) -> testenv.Proc:
         """Start an emitter; with `lead`, return once it holds the lease and its first lists are in."""
         port = self.ports[name] = testenv.free_port()
-        proc = self.start(name, "-m", "tasks.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env)
+        proc = self.start(name, "-m", "process.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env)
         if lead:
             self.wait(f"{name} to lead", lambda: "became the leader" in self.log(name))
         return proc

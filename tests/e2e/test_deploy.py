@@ -24,11 +24,11 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from adapters.etcd_client import EtcdSettings
+from adapters.kube_api import Kube
 from dnsserver.corefile import parse as parse_corefile
-from tasks import settings as settings_mod
-from tasks.emitter import Lease
-from tasks.etcdconn import EtcdSettings
-from tasks.kube import Kube
+from emitter.process import Lease
+from process import settings as settings_mod
 from tools import testenv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -308,7 +308,7 @@ def test_a_full_sync_runs_as_the_service_account_and_anything_else_is_refused(
         EXTERNAL_DNS_METRICS_ADDRESS="",
     )
     out = subprocess.run(
-        [sys.executable, "-m", "tasks.cli", "sync", "--once"],
+        [sys.executable, "-m", "process.cli", "sync", "--once"],
         env=env,
         capture_output=True,
         text=True,

@@ -36,7 +36,7 @@ def proxy(kubeconfig: Path) -> Iterator[ListProxy]:
 def slow_sync(p: Pipeline, proxy: ListProxy) -> testenv.Proc:
     """`extdns sync --once` reading the cluster through the proxy; returns once its Service LIST is held."""
     env = dict(p.env, KUBECONFIG=str(proxy.kubeconfig(p.logdir / "slow-kubeconfig")))
-    proc = testenv.Proc("slow-sync", [sys.executable, "-m", "tasks.cli", "sync", "--once"],
+    proc = testenv.Proc("slow-sync", [sys.executable, "-m", "process.cli", "sync", "--once"],
                         p.logdir / "slow-sync.log", env=env).start()  # fmt: skip
     p.procs["slow-sync"] = proc
     assert proxy.answered.wait(30), p.log("slow-sync")

@@ -13,10 +13,10 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from adapters.kube_api import RESOURCES, Kube
+from adapters.kube_cluster import read_all
 from extdns.sources import SourceConfig, endpoints_to_json, load_manifests
 from extdns.sources.collect import collect
-from tasks.kube import RESOURCES, Kube
-from tasks.world import read_all
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "sources" / "cluster.yaml"
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_cluster_and_manifests_agree(kubeconfig: Path, kube: client.ApiClient, t
     plans = []
     for ns in namespaces.values():
         out = subprocess.run(
-            [sys.executable, "-m", "tasks.cli", "plan", "--from-manifests", str(manifest), "-o", "json",
+            [sys.executable, "-m", "process.cli", "plan", "--from-manifests", str(manifest), "-o", "json",
              "--policy", "sync", "--namespace", ns],
             cwd=ROOT, check=True, capture_output=True, text=True,
         )  # fmt: skip

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from adapters.redis_claims import Claims
 from extdns.sources import ObjectRef
-from tasks.claims import Claims
 
 X = ObjectRef("Service", "ns", "x")
 Y = ObjectRef("Service", "ns", "y")

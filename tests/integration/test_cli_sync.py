@@ -27,7 +27,7 @@ status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}
 
 def extdns(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tasks.cli", *args],
+        [sys.executable, "-m", "process.cli", *args],
         cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 

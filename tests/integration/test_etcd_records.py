@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import pyetcd
 import pytest
 
+from adapters.etcd_records import EtcdStore
+from controller.convergence import Wanted, converge
 from extdns.endpoint import Endpoint
 from extdns.syncconfig import SyncConfig
-from tasks.converge import Wanted, converge
-from tasks.etcdstore import EtcdStore
 
 
 def svc(name: str, *targets: str, rtype: str = "A", resource: str = "service/default/web") -> Endpoint:

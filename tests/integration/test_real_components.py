@@ -104,8 +104,8 @@ def test_a_worker_or_beat_with_a_bad_setting_exits_with_one_line_naming_it(
 
 def test_importing_tasks_reads_no_settings_and_configures_no_logging(tmp_path: Path) -> None:
     code = (
-        "import logging, tasks, tasks.jobs; "
-        "from tasks import runtime; "
+        "import logging, tasks, tasks.celery_tasks; "
+        "from process import resources as runtime; "
         "assert runtime._current is None, 'settings were read at import'; "
         "assert not logging.getLogger().handlers, 'logging was configured at import'; "
         "print('clean')"

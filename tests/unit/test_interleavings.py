@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from controller.reconcile import Controller, Message, full_sync, reconcile
+from controller.refs import ref_key
 from extdns.sources import ObjectRef, SourceConfig
 from extdns.syncconfig import SyncConfig
-from tasks.sync import Controller, Message, full_sync, reconcile
-from tasks.world import ref_key
 from tests.fakes import FakeClaims, FakeCluster, FakeEtcd, FakeStore
 
 PREFIX = "/skydns"
@@ -294,7 +294,7 @@ def test_the_checker_catches_the_unfenced_order(history: str) -> None:
 
 
 def test_a_full_sync_counts_refusals_in_the_owner_mismatch_gauge_with_bounded_labels() -> None:
-    from tasks import metrics
+    from process import metrics
 
     world = World([service("web", A, "10.0.0.1")], [], resync=False)
     # Another owner holds shop.example.org; our Service wants it too.

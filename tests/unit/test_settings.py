@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from tasks import settings as s
+from process import settings as s
 
 
 def parse(*argv: str) -> s.Settings:
@@ -72,7 +72,7 @@ def test_every_retry_countdown_is_below_the_visibility_timeout(
     visibility: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A task waiting for its retry longer than the visibility timeout would be redelivered meanwhile."""
-    from tasks.jobs import retry_delay
+    from tasks.celery_tasks import retry_delay
 
     monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", visibility)
     longest = max(retry_delay(retries, jitter) for retries in range(40) for jitter in (0.5, 1.0, 1.4999))

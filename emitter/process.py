@@ -24,15 +24,16 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
+from adapters.kube_api import Kube, KubeObject
+from adapters.kube_cluster import kinds_for
+from adapters.outages import backend_of
+from controller.reconcile import Message
+from controller.refs import ref_key
 from extdns.sources import ObjectRef
-from tasks import metrics, opshttp
+from process import health, metrics
+from process.logs import log
+from process.resources import Runtime
 from tasks.app import app
-from tasks.jobs import backend_of
-from tasks.kube import Kube, KubeObject
-from tasks.logs import log
-from tasks.runtime import Runtime
-from tasks.sync import Message
-from tasks.world import kinds_for, ref_key
 
 WATCH_TIMEOUT = 60  # seconds a watch request lasts; also how long a stepped-down watcher may linger
 
@@ -407,7 +408,7 @@ class Publisher:
 def run(rt: Runtime) -> int:
     """Stand by until this process holds the lease, then watch and publish; step down when it is lost."""
     s = rt.settings
-    opshttp.serve(s.metrics_address)
+    health.serve(s.metrics_address)
     lease = Lease(rt.kube, s.leader_election_namespace, s.leader_election_lease, s.leader_election_duration)
     shutdown = threading.Event()
 
@@ -473,7 +474,7 @@ def lead(
         stale = [s for w in watchers if (s := w.stale())]
         return "; ".join(stale) or None
 
-    opshttp.CHECKS["watches"] = watches_alive
+    health.CHECKS["watches"] = watches_alive
     threads += [threading.Thread(target=w.run, name=f"watch-{w.kind}", daemon=True) for w in watchers]
 
     def announce() -> None:
@@ -502,7 +503,7 @@ def lead(
                     break
     finally:
         stop.set()
-        opshttp.CHECKS.pop("watches", None)  # a standby watches nothing: nothing can be stale
+        health.CHECKS.pop("watches", None)  # a standby watches nothing: nothing can be stale
         metrics.leader.set(0)
         for t in threads:
             t.join(timeout=5)

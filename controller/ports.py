@@ -1,8 +1,8 @@
 """The controller's I/O, as small ports: the record store (etcd), the cluster (Kubernetes), the claims index.
 
-The orchestration (`tasks.converge`, `tasks.sync`) speaks only these; the adapters implement them
-over etcd, the API server and Redis, and `tests/fakes.py` in memory, so every interleaving of
-writers can be run deterministically in the unit tier.
+The orchestration (`controller.convergence`, `controller.reconcile`) speaks only these; the adapters
+implement them over etcd, the API server and Redis, and `tests/fakes.py` in memory, so every
+interleaving of writers can be run deterministically in the unit tier.
 """
 
 from __future__ import annotations

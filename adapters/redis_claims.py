@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import redis
 
+from controller.refs import parse_ref, ref_key
 from extdns.sources import ObjectRef
-from tasks.world import parse_ref, ref_key
 
 NS = "extdns"
 PENDING = f"{NS}:waiting"  # zset: Kind/ns/name -> when marked

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from adapters.kube_api import Kube, KubeObject
+from controller.refs import bare, ref_key
 from extdns.sources import Cluster, ObjectRef, SourceConfig
 from extdns.sources.cluster import SERVICE_NAME_LABEL
-from tasks.kube import Kube, KubeObject
 
 SOURCE_KINDS = {"service": "Service", "ingress": "Ingress"}
 SERVICE_DEPENDENCIES = ("EndpointSlice", "Pod", "Node")
 
 
-def ref_key(ref: ObjectRef) -> str:
-    """`Kind/namespace/name`: how a reference is spelled in messages and in the claims index."""
-    return f"{ref.kind}/{ref.namespace}/{ref.name}"
 
 
-def parse_ref(key: str) -> ObjectRef:
-    kind, namespace, name = key.split("/", 2)
-    return ObjectRef(kind, namespace, name)
 
 
-def bare(ref: ObjectRef) -> ObjectRef:
-    """The reference without its uid, for use as a key."""
-    return ObjectRef(ref.kind, ref.namespace, ref.name)
 
 
 def kinds_for(sources: Iterable[str]) -> list[str]:
@@ -115,12 +107,6 @@ def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], 
     return [*found.values(), *extra], found
 
 
-def snapshot(objects: Iterable[KubeObject]) -> Cluster:
-    """A Cluster of the objects, each (kind, namespace, name) once."""
-    unique = {
-        (o["kind"], (o.get("metadata") or {}).get("namespace", ""), o["metadata"]["name"]): o for o in objects
-    }
-    return Cluster.from_objects(unique.values())
 
 
 class KubeCluster:

@@ -9,6 +9,7 @@ import grpc
 import pyetcd
 from pyetcd import etcdrpc
 
+from controller.ports import ApplyReport, Snapshot, View, ViewExpired
 from extdns.current import KeyValue
 from extdns.fencing import (
     FENCE_ROOT,
@@ -21,7 +22,6 @@ from extdns.fencing import (
     rebase,
 )
 from extdns.skydns import normalize_prefix
-from tasks.ports import ApplyReport, Snapshot, View, ViewExpired
 
 # etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
 MAX_TXN_OPS = 128

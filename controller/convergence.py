@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from controller.ports import ApplyReport, RecordStore, ViewExpired
 from extdns.endpoint import Endpoint
 from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, touch_objects
 from extdns.plan import Blocked
 from extdns.records import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
-from tasks import metrics
-from tasks.logs import log
-from tasks.ports import ApplyReport, RecordStore, ViewExpired
+from process import metrics
+from process.logs import log
 
 
 @dataclass(frozen=True)

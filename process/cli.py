@@ -11,12 +11,12 @@ from pathlib import Path
 from types import FrameType
 
 import extdns
+from adapters.outages import backend_of
+from controller.convergence import Wanted, converge
 from extdns.sources import Cluster, ManifestError, endpoints_table, endpoints_to_json, load_manifests
 from extdns.sources.collect import collect
-from tasks import logs, runtime
-from tasks import settings as settings_mod
-from tasks.converge import Wanted, converge
-from tasks.jobs import backend_of
+from process import logs, resources
+from process import settings as settings_mod
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -36,11 +36,11 @@ def read_manifests(path: str) -> Cluster:
     return Cluster.from_objects(objects)
 
 
-def _runtime(args: argparse.Namespace) -> runtime.Runtime:
+def _runtime(args: argparse.Namespace) -> resources.Runtime:
     s = settings_mod.load(args)
     logs.configure(s.log_level, s.log_format)
-    rt = runtime.Runtime(s)
-    runtime.install(rt)
+    rt = resources.Runtime(s)
+    resources.install(rt)
     return rt
 
 
@@ -59,8 +59,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     rt = _runtime(args)
     s = rt.settings
-    from tasks.jobs import tune_gc
-    from tasks.sync import full_sync
+    from controller.reconcile import full_sync
+    from process.resources import tune_gc
 
     tune_gc()
 
@@ -106,7 +106,7 @@ def _stop_flag() -> _Stop:
 
 def cmd_emitter(args: argparse.Namespace) -> int:
     rt = _runtime(args)
-    from tasks.emitter import run
+    from emitter.process import run
 
     return run(rt)
 

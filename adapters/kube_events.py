@@ -6,9 +6,9 @@ import socket
 import uuid
 from datetime import UTC, datetime
 
+from adapters.kube_api import RESOURCES, Kube
 from extdns.sources import ObjectRef
-from tasks.kube import RESOURCES, Kube
-from tasks.logs import log
+from process.logs import log
 
 CONTROLLER = "extdns.io/controller"
 

@@ -9,16 +9,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from controller.convergence import Outcome, Wanted, converge
+from controller.ports import ClaimsIndex, ClusterReader, RecordStore
+from controller.refs import bare, parse_ref, ref_key, snapshot
 from extdns.fencing import MAX_VIEW_AGE
 from extdns.plan import Blocked
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
 from extdns.syncconfig import SyncConfig
-from tasks import metrics
-from tasks.converge import Outcome, Wanted, converge
-from tasks.logs import log
-from tasks.ports import ClaimsIndex, ClusterReader, RecordStore
-from tasks.world import bare, parse_ref, ref_key, snapshot
+from process import metrics
+from process.logs import log
 
 
 @dataclass(frozen=True)

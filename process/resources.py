@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import redis
 
+from adapters import kube_events
+from adapters.etcd_client import EtcdSettings, connect
+from adapters.etcd_records import EtcdStore
+from adapters.kube_api import Kube, api_client
+from adapters.kube_cluster import KubeCluster
+from adapters.redis_claims import Claims
+from controller.reconcile import Controller
 from extdns.sources import SourceConfig
 from extdns.syncconfig import SyncConfig
-from tasks import events
-from tasks import settings as settings_mod
-from tasks.claims import Claims
-from tasks.etcdconn import EtcdSettings, connect
-from tasks.etcdstore import EtcdStore
-from tasks.kube import Kube, api_client
-from tasks.sync import Controller
-from tasks.world import KubeCluster
+from process import settings as settings_mod
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 
@@ -89,7 +90,7 @@ class Runtime:
             source_config=self.source_config,
             sources=self.sources,
             events_emit=tuple(s.events_emit),
-            notify=lambda ref, reason, note, warning: events.post(self.kube, ref, reason, note, warning),
+            notify=lambda ref, reason, note, warning: kube_events.post(self.kube, ref, reason, note, warning),
         )
 
 
@@ -108,3 +109,8 @@ def install(runtime: Runtime) -> None:
     """Use this runtime in this process (the `extdns` command, built from its flags)."""
     global _current
     _current = runtime
+
+def tune_gc() -> None:
+    """Fewer collections of the long-lived heap: the no-op resync of 100k names spends ~20% in the GC."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)

@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import time
 import uuid
 from typing import Any
 
-import grpc
-import redis
 from celery import Task, signals
 from celery.exceptions import Retry
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
-from tasks import logs, metrics, opshttp, runtime
+from adapters.outages import backend_of
+from controller.reconcile import Message, full_sync, reconcile
+from process import health, logs, metrics, resources
+from process.logs import log
+from process.resources import retry_cap, tune_gc
+from process.settings import SettingsError
 from tasks.app import app
-from tasks.logs import log
-from tasks.runtime import retry_cap
-from tasks.settings import SettingsError
-from tasks.sync import Message, full_sync, reconcile
 
 RESYNC_LOCK = "extdns:resync-lock"
 
 
-def tune_gc() -> None:
-    """Fewer collections of the long-lived heap: the no-op resync of 100k names spends ~20% in the GC."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 @signals.after_setup_logger.connect  # type: ignore[untyped-decorator]
 def _load_settings(**_: Any) -> None:
     """Worker and beat start-up: settings, logging and the beat schedule; a bad setting stops the start."""
     try:
-        settings = runtime.current().settings
+        settings = resources.current().settings
     except SettingsError as exc:
         print(f"extdns: {exc}", file=sys.stderr)
         os._exit(2)  # Celery would log a traceback and go on starting; one line and out instead
@@ -56,31 +48,7 @@ def _tune_child(**_: Any) -> None:
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
 def _serve_metrics(**_: Any) -> None:
     """Workers serve /metrics and /healthz on --metrics-address (all prefork children merged)."""
-    opshttp.serve(runtime.current().settings.metrics_address)
-
-
-# Outages worth retrying: etcd (gRPC), Redis, the API server (connection errors and 5xx/429).
-TRANSIENT: tuple[type[BaseException], ...] = (
-    grpc.RpcError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ConnectionError,
-    TimeoutError,
-    HTTPError,
-)
-
-
-def backend_of(exc: BaseException) -> str | None:
-    """Which backend an exception says is unavailable, or None when it is not an outage."""
-    if isinstance(exc, grpc.RpcError):
-        return "etcd"
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        return "redis"
-    if isinstance(exc, ApiException):
-        return "kubernetes" if exc.status in (0, 429) or exc.status >= 500 else None
-    if isinstance(exc, HTTPError | ConnectionError | TimeoutError):
-        return "kubernetes"
-    return None
+    health.serve(resources.current().settings.metrics_address)
 
 
 def retry_delay(retries: int, jitter: float) -> float:
@@ -96,7 +64,7 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
     metrics.backend_errors.labels(backend=backend).inc()
     metrics.tasks_total.labels(task=what, outcome="retried").inc()
     if backend == "etcd":
-        runtime.current().reset_etcd()
+        resources.current().reset_etcd()
     delay = retry_delay(task.request.retries, 0.5 + (uuid.uuid4().int % 1000) / 1000)
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(f"{backend} unavailable, retrying {what} in {delay:.1f}s", error=first_line)
@@ -117,7 +85,7 @@ def _requeue(task: Task, messages: list[dict[str, Any]], requeued: int, why: str
 @app.task(name="extdns.reconcile", bind=True, acks_late=True, max_retries=None)  # type: ignore[untyped-decorator]
 def reconcile_task(self: Task, messages: list[dict[str, Any]], requeued: int = 0) -> dict[str, int]:
     """Converge the names these objects claim (now and before)."""
-    rt = runtime.current()
+    rt = resources.current()
     task_id = self.request.id or uuid.uuid4().hex
     try:
         msgs = [Message.parse(m) for m in messages]
@@ -140,7 +108,7 @@ def reconcile_task(self: Task, messages: list[dict[str, Any]], requeued: int = 0
 @app.task(name="extdns.resync", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
 def resync_task(self: Task) -> dict[str, int]:
     """A full sync, never two at once: a Redis lock with a TTL; an overrun is reported, not stacked."""
-    rt = runtime.current()
+    rt = resources.current()
     interval = rt.settings.interval
     token = uuid.uuid4().hex
     try:

@@ -1,0 +1,1 @@
+"""Celery-agnostic orchestration of a convergence, over ports: reconcile a batch of objects, resync all."""

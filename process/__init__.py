@@ -1,0 +1,1 @@
+"""What every extdns process shares: settings, logs, metrics, the health endpoint, its clients, the CLI."""
