@@ -10,7 +10,6 @@ import pyetcd
 from pyetcd import etcdrpc
 
 from controller.ports import ApplyReport, Snapshot, View, ViewExpired
-from extdns.current import KeyValue
 from extdns.fencing import (
     FENCE_ROOT,
     GUARD_ROOT,
@@ -22,6 +21,7 @@ from extdns.fencing import (
     rebase,
 )
 from extdns.skydns import normalize_prefix
+from extdns.stored import KeyValue
 
 # etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
 MAX_TXN_OPS = 128

@@ -22,9 +22,9 @@ from typing import TypeVar
 
 import pyetcd
 
-from extdns.current import KeyValue
 from extdns.endpoint import Endpoint
-from extdns.records import sync
+from extdns.provider import sync
+from extdns.stored import KeyValue
 from extdns.syncconfig import SyncConfig
 
 PREFIX = "/skydns"

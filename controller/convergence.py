@@ -16,7 +16,7 @@ from controller.ports import ApplyReport, RecordStore, ViewExpired
 from extdns.endpoint import Endpoint
 from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, touch_objects
 from extdns.plan import Blocked
-from extdns.records import NameOps, name_keys, sync
+from extdns.provider import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
 from process import metrics

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from extdns.current import KeyValue
 from extdns.fencing import NameTxn
 from extdns.sources import Cluster, ObjectRef
+from extdns.stored import KeyValue
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dnsserver import listen
 from dnsserver.cache import AnswerCache
 from dnsserver.corefile import EtcdConfig, ServerBlock
-from dnsserver.ops import HttpOps, Metrics, QueryLog
+from dnsserver.observability import HttpOps, Metrics, QueryLog
 from dnsserver.server import Block, Engine
 from dnsserver.store import Store
 

@@ -12,7 +12,7 @@ from dnsserver import lookup, wire
 from dnsserver.cache import FOREVER, MEMO_CAPACITY, MIN_TTL, NO_SERIAL, AnswerCache, CacheEntry, serial_offset
 from dnsserver.corefile import ServerBlock
 from dnsserver.lookup import Result, Zone, is_subdomain
-from dnsserver.ops import Metrics, QueryLog, log_line
+from dnsserver.observability import Metrics, QueryLog, log_line
 from dnsserver.store import Store
 
 log = logging.getLogger("dnsserver")

@@ -15,7 +15,7 @@ import pyetcd
 
 from dnsserver.corefile import EtcdConfig
 from dnsserver.index import Index
-from dnsserver.ops import Metrics
+from dnsserver.observability import Metrics
 from extdns.skydns import normalize_prefix
 
 log = logging.getLogger("dnsserver.store")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import random
 import signal
 import socket
 import threading
@@ -31,6 +30,7 @@ from controller.reconcile import Message
 from controller.refs import ref_key
 from extdns.sources import ObjectRef
 from process import health, metrics
+from process.backoff import Backoff
 from process.logs import log
 from process.resources import Runtime
 from tasks.app import app
@@ -192,19 +192,6 @@ def affected(kind: str, obj: KubeObject, services: ServiceIndex) -> list[ObjectR
 # ---------------------------------------------------------------- watching
 
 
-class Backoff:
-    """Exponential backoff with jitter, reset on success."""
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
-        self.base, self.cap, self.n = base, cap, 0
-
-    def next(self) -> float:
-        delay: float = min(self.cap, self.base * 2**self.n) * random.uniform(0.5, 1.0)
-        self.n += 1
-        return delay
-
-    def reset(self) -> None:
-        self.n = 0
 
 
 def _read_timeout(exc: BaseException) -> bool:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from extdns.ops import NameOps
+from extdns.name_writes import NameOps
 from extdns.skydns import name_to_key
 
 GUARD_ROOT = "/extdns/"  # fences and object markers: bookkeeping, never records

@@ -15,7 +15,7 @@ from process.resources import DEFAULT_BROKER, retry_cap, visibility_timeout
 
 def make_app() -> Celery:
     broker = os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER)
-    app = Celery("extdns", include=["tasks.ops", "tasks.celery_tasks"])
+    app = Celery("extdns", include=["tasks.ping", "tasks.celery_tasks"])
     visibility = visibility_timeout()
     assert retry_cap() < visibility
     app.conf.update(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 import time
 import uuid
@@ -14,6 +15,7 @@ from celery.exceptions import Retry
 from adapters.outages import backend_of
 from controller.reconcile import Message, full_sync, reconcile
 from process import health, logs, metrics, resources
+from process.backoff import backoff_delay
 from process.logs import log
 from process.resources import retry_cap, tune_gc
 from process.settings import SettingsError
@@ -52,8 +54,8 @@ def _serve_metrics(**_: Any) -> None:
 
 
 def retry_delay(retries: int, jitter: float) -> float:
-    """Exponential backoff from 0.5 s; with the jitter (0.5-1.5) it stays under the visibility timeout."""
-    return float(min(retry_cap() / 1.5, 0.5 * 2.0**retries) * jitter)
+    """Outage retries: from 0.5 s, capped below the visibility timeout (jitter 0.5 to 1.0)."""
+    return backoff_delay(retries, 0.5, retry_cap(), jitter)
 
 
 def _retry(task: Task, exc: Exception, what: str) -> Retry:
@@ -65,7 +67,7 @@ def _retry(task: Task, exc: Exception, what: str) -> Retry:
     metrics.tasks_total.labels(task=what, outcome="retried").inc()
     if backend == "etcd":
         resources.current().reset_etcd()
-    delay = retry_delay(task.request.retries, 0.5 + (uuid.uuid4().int % 1000) / 1000)
+    delay = retry_delay(task.request.retries, random.uniform(0.5, 1.0))
     first_line = (str(exc).splitlines() or [""])[0][:200]
     log.warning(f"{backend} unavailable, retrying {what} in {delay:.1f}s", error=first_line)
     return task.retry(exc=exc, countdown=delay)
@@ -77,7 +79,7 @@ MAX_REQUEUES = 20  # a task that keeps losing races (or waiting for a held objec
 def _requeue(task: Task, messages: list[dict[str, Any]], requeued: int, why: str) -> Retry:
     """Run this task again soon (same id, so it keeps the objects it holds), a bounded number of times."""
     metrics.requeues.labels(reason=why).inc()
-    countdown = min(retry_cap(), 0.2 + (uuid.uuid4().int % 1000) / 1000 * min(5, requeued + 1))
+    countdown = backoff_delay(requeued, 0.2, min(5.0, retry_cap()), random.uniform(0.5, 1.0))
     return task.retry(args=[messages], kwargs={"requeued": requeued + 1}, countdown=countdown)
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from controller.ports import ApplyReport, Snapshot, View
 from controller.refs import ref_key
-from extdns.current import KeyValue
 from extdns.fencing import GUARD_ROOT, NameTxn, rebase
 from extdns.sources import Cluster, ObjectRef
+from extdns.stored import KeyValue
 
 Gate = Callable[[str], None]
 

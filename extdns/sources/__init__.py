@@ -5,12 +5,12 @@ from extdns.sources.cluster import Cluster, World
 from extdns.sources.collect import endpoints_for, endpoints_for_object
 from extdns.sources.config import SERVICE_TYPES, SOURCES, SourceConfig
 from extdns.sources.durations import parse_go_duration, parse_ttl
+from extdns.sources.endpoint_builder import ObjectResult
 from extdns.sources.ingress import ingress_endpoints
 from extdns.sources.manifests import ManifestError, load_manifests
 from extdns.sources.merge import dedupe_endpoints, merge_endpoints
 from extdns.sources.objects import ObjectRef, Rejection
 from extdns.sources.output import endpoint_to_dict, endpoints_table, endpoints_to_json
-from extdns.sources.records import ObjectResult
 from extdns.sources.selectors import Selector, SelectorError, parse_selector
 from extdns.sources.service import service_endpoints
 from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_templates

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from extdns.endpoint import Endpoint
 from extdns.sources.cluster import Cluster
 from extdns.sources.config import SOURCES, SourceConfig
+from extdns.sources.endpoint_builder import ObjectResult
 from extdns.sources.ingress import INGRESS_KIND, ingress_endpoints
 from extdns.sources.merge import dedupe_endpoints, merge_endpoints
 from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
-from extdns.sources.records import ObjectResult
 from extdns.sources.service import SERVICE_KIND, service_endpoints
 
 __all__ = ["KIND_OF_SOURCE", "Collected", "collect", "endpoints_for", "endpoints_for_object"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from extdns.sources.annotations import HostnameSource
 from extdns.sources.config import INGRESS_CLASS_ANNOTATION, SourceConfig
+from extdns.sources.endpoint_builder import ObjectResult, RecordBuilder, unique
 from extdns.sources.objects import KubeObject, ObjectRef, annotations_of, list_at, str_at
-from extdns.sources.records import ObjectResult, RecordBuilder, unique
 from extdns.sources.scope import in_scope
 
 __all__ = ["INGRESS_KIND", "ingress_class_selected", "ingress_endpoints"]

@@ -10,6 +10,7 @@ from extdns.endpoint import Endpoint
 from extdns.sources.annotations import Access, AnnotationReader, EndpointsType
 from extdns.sources.cluster import Cluster
 from extdns.sources.config import SourceConfig
+from extdns.sources.endpoint_builder import ObjectResult, RecordBuilder, unique
 from extdns.sources.objects import (
     KubeObject,
     ObjectRef,
@@ -20,7 +21,6 @@ from extdns.sources.objects import (
     name_of,
     str_at,
 )
-from extdns.sources.records import ObjectResult, RecordBuilder, unique
 from extdns.sources.scope import in_scope
 
 __all__ = ["SERVICE_KIND", "service_endpoints", "service_type"]

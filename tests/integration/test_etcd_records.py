@@ -79,7 +79,7 @@ def test_a_slower_writer_with_an_older_view_never_overwrites_newer_data(
     converge(store, cfg, fixed([svc("race.example.org", "10.0.0.1")]))
     # The slow writer takes its view, then reads the cluster (the Service had 10.0.0.5) ...
     from extdns.fencing import fence_key, fenced
-    from extdns.records import name_keys, sync
+    from extdns.provider import name_keys, sync
 
     name = "race.example.org"
     view = store.begin()
@@ -178,7 +178,7 @@ def test_an_apex_name_reads_and_guards_its_own_keys_only_never_the_zone(
     etcd: pyetcd.Etcd3Client, prefix: str
 ) -> None:
     from extdns.fencing import fence_key, fenced
-    from extdns.records import name_keys, sync
+    from extdns.provider import name_keys, sync
 
     cfg = SyncConfig(owner_id="it", prefix=prefix)
     store = EtcdStore(etcd, prefix)

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from extdns import current, names, skydns
+from extdns import names, skydns, stored
 from extdns.addresses import address_type, canonical_address, is_canonical_ipv4, parse_ip
-from extdns.current import KeyValue, current_state
 from extdns.domainfilter import MATCH_ALL, DomainFilter
 from extdns.endpoint import EMPTY_MAP, Endpoint, StrMap
 from extdns.names import InvalidName
 from extdns.registry import TYPED_RECORD_TYPES, TxtMapper, _dots_then_end
+from extdns.stored import KeyValue, current_state
 from extdns.syncconfig import SyncConfig
 
 # Text that is often almost a name or an address: the shapes the fast paths must not misjudge.
@@ -93,7 +93,7 @@ def test_current_state_decodes_each_distinct_value_once(monkeypatch: pytest.Monk
     kvs = [KeyValue(f"/skydns/org/example/h{i}/0001", value, i + 1) for i in range(50)]
     kvs.append(KeyValue("/skydns/org/example/bad/0001", b"{", 99))
     plain = current_state(kvs, SyncConfig())
-    monkeypatch.setattr(current, "decode_service", counting)
+    monkeypatch.setattr(stored, "decode_service", counting)
     assert current_state(kvs, SyncConfig()) == plain
     assert sorted(calls) == sorted({value, b"{"})
     assert len(plain.endpoints) == 50 and len(plain.rejected) == 1

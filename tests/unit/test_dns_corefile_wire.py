@@ -16,7 +16,7 @@ from dnsserver import corefile, wire
 from dnsserver.cache import AnswerCache
 from dnsserver.corefile import CorefileError
 from dnsserver.index import Index
-from dnsserver.ops import Metrics, QueryLog
+from dnsserver.observability import Metrics, QueryLog
 from dnsserver.server import Block, Engine
 
 SEED = ". { errors health log etcd { endpoint http://etcd-dns:2379 } cache 30 prometheus 0.0.0.0:9153 }"

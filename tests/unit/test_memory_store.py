@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from extdns.records import KeyValue, NameOps
+from extdns.provider import KeyValue, NameOps
 
 
 class ConditionFailed(Exception):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from extdns.desired import validate_desired
+from extdns.desired_checks import validate_desired
 from extdns.endpoint import Endpoint
-from extdns.records import SyncConfig
+from extdns.provider import SyncConfig
 
 CFG = SyncConfig(managed_record_types=frozenset({"A", "AAAA", "CNAME", "TXT", "PTR"}))
 

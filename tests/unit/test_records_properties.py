@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from extdns.endpoint import FORCE_UPDATE_PROPERTY, Endpoint
-from extdns.records import SyncConfig, current_state, sync
+from extdns.provider import SyncConfig, current_state, sync
 from extdns.skydns import name_to_key
 from tests.unit.test_memory_store import MemoryStore
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from extdns.endpoint import FORCE_UPDATE_PROPERTY
-from extdns.records import KeyValue, SyncConfig, current_state
+from extdns.provider import KeyValue, SyncConfig, current_state
 
 CFG = SyncConfig(owner_id="default")
 OWNED = '"heritage=external-dns,external-dns/owner=default,external-dns/resource=service/default/foo"'

@@ -7,7 +7,7 @@ import json
 from extdns.domainfilter import DomainFilter
 from extdns.endpoint import Endpoint
 from extdns.plan import Policy
-from extdns.records import SyncConfig, SyncResult, name_keys, sync
+from extdns.provider import SyncConfig, SyncResult, name_keys, sync
 from extdns.skydns import target_suffix
 from tests.unit.test_memory_store import MemoryStore
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from extdns.current import CurrentState, StoredRecord
 from extdns.endpoint import Endpoint
-from extdns.layout import Slot, ownership_service, ownership_text, slot_key, slot_service
+from extdns.key_layout import Slot, ownership_service, ownership_text, slot_key, slot_service
 from extdns.plan import Changes
 from extdns.registry import OLD_FORMAT
 from extdns.skydns import Service, encode_service
+from extdns.stored import CurrentState, StoredRecord
 from extdns.syncconfig import SyncConfig
 
 

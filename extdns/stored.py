@@ -17,7 +17,7 @@ from extdns.endpoint import (
     StrMap,
     canonical_target,
 )
-from extdns.layout import Slot, ownership_service, ownership_text, slot_service
+from extdns.key_layout import Slot, ownership_service, ownership_text, slot_service
 from extdns.names import is_reverse_name, name_problem
 from extdns.registry import OLD_FORMAT, parse_labels
 from extdns.rejected import Rejected

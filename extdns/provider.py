@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from extdns.current import CurrentState, KeyValue, StoredRecord, current_state
-from extdns.desired import validate_desired
+from extdns.desired_checks import validate_desired
 from extdns.endpoint import Endpoint
-from extdns.ops import NameOps, compute_ops
+from extdns.name_writes import NameOps, compute_ops
 from extdns.plan import Changes, calculate
 from extdns.registry import OLD_FORMAT
 from extdns.rejected import Rejected
 from extdns.skydns import name_to_key
+from extdns.stored import CurrentState, KeyValue, StoredRecord, current_state
 from extdns.syncconfig import SyncConfig
 
 __all__ = [

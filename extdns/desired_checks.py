@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from extdns.addresses import address_type
 from extdns.endpoint import RECORD_TYPES, Endpoint
-from extdns.layout import uses_exact_key
+from extdns.key_layout import uses_exact_key
 from extdns.names import InvalidName, is_reverse_name, name_problem, normalize_name
 from extdns.registry import parse_labels
 from extdns.rejected import Rejected
