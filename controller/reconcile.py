@@ -150,6 +150,48 @@ def claimants_of(
     return {name: frozenset(refs) for name, refs in out.items()}
 
 
+@dataclass(frozen=True)
+class ObjectsRead:
+    """One reading of a task's objects: the names they and the other claimants read claim now, and before."""
+
+    now: dict[ObjectRef, frozenset[str]]
+    before: dict[ObjectRef, set[str]]
+
+
+class ObjectsReader:
+    """Reads a task's objects and every other claimant of their names, for each round of a convergence.
+
+    The claims index is read after the round's view was taken; with `record`, what the objects
+    claim now is added to it before the commit. `last` is the newest reading.
+    """
+
+    def __init__(self, ctl: Controller, refs: Sequence[ObjectRef], record: bool) -> None:
+        assert ctl.claims is not None
+        self.ctl, self.claims, self.refs, self.record = ctl, ctl.claims, list(refs), record
+        self.last: ObjectsRead | None = None
+
+    def read(self, todo: frozenset[str] | None) -> Wanted:
+        ctl, refs = self.ctl, self.refs
+        before = self.claims.names_of(refs)
+        found = collect(snapshot(ctl.cluster.read_some(refs)), ctl.source_config, ctl.sources)
+        scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
+        others = self.claims.claimants(scope) - set(refs)
+        if others:
+            found = collect(snapshot(ctl.cluster.read_some([*refs, *others])), ctl.source_config, ctl.sources)
+        now = _claims_of(found)
+        if self.record:
+            self.claims.add(now)  # before the commit: a reader that sees our records sees our claims
+        if self.last is None:
+            ctl.report_rejections(found.rejections)
+        self.last = ObjectsRead(now, before)
+        return Wanted(
+            [e for e in found.endpoints if e.dns_name in scope],
+            frozenset(scope),
+            claimants_of(now, scope),
+            frozenset(ref_key(r) for r in refs),
+        )
+
+
 def reconcile(
     ctl: Controller, messages: Sequence[Message], task_id: str = "", batch: int = 0, dry_run: bool = False
 ) -> Outcome:
@@ -167,35 +209,14 @@ def reconcile(
     refs = sorted({parse_ref(k) for k in taken.held}, key=ref_key)
     if not refs:
         return Outcome(blocked=list(taken.blocked))
-    state: dict[str, Any] = {}
-
-    def desired(todo: frozenset[str] | None) -> Wanted:
-        before = claims.names_of(refs)
-        found = collect(snapshot(ctl.cluster.read_some(refs)), ctl.source_config, ctl.sources)
-        scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
-        others = claims.claimants(scope) - set(refs)
-        if others:
-            found = collect(snapshot(ctl.cluster.read_some([*refs, *others])), ctl.source_config, ctl.sources)
-        now = _claims_of(found)
-        if not dry_run:
-            claims.add(now)  # before the commit: a reader that sees our records sees our claims
-        if "rejections" not in state:
-            ctl.report_rejections(found.rejections)
-        state.update(now=now, before=before, rejections=found.rejections)
-        return Wanted(
-            [e for e in found.endpoints if e.dns_name in scope],
-            frozenset(scope),
-            claimants_of(now, scope),
-            frozenset(ref_key(r) for r in refs),
-        )
-
-    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, touch_scope=True)
+    reader = ObjectsReader(ctl, refs, record=not dry_run)
+    outcome = converge(ctl.store, ctl.sync_config, reader.read, dry_run=dry_run, touch_scope=True)
     outcome.blocked = list(taken.blocked)
     report_refusals(ctl, outcome.refused)
-    if dry_run or outcome.unresolved:
+    if dry_run or outcome.unresolved or reader.last is None:
         return outcome  # the task keeps its objects locked and retries under the same id
-    now: dict[ObjectRef, frozenset[str]] = state["now"]
-    claims.prune({r: now.get(r, frozenset()) for r in refs}, state["before"])
+    now, before = reader.last.now, reader.last.before
+    claims.prune({r: now.get(r, frozenset()) for r in refs}, before)
     claims.done(task_id)
     stamp = time.time()
     for m in messages:
