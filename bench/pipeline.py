@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kubernetes import client
 
+from adapters.redis_claims import PENDING
 from tests.e2e.pipeline import Pipeline, make_pipeline
 from tools import testenv
 
@@ -169,7 +170,7 @@ def bench_burst(p: Pipeline, n: int, workers: int) -> tuple[str, str]:
     p.start_emitter()
     ns = namespace(p.core)
     rate = create_many(p, ns, n)
-    pending = lambda: int(p.redis().scard("extdns:pending"))  # noqa: E731
+    pending = lambda: int(p.redis().zcard(PENDING))  # noqa: E731
     p.wait("every object queued", lambda: pending() >= n, 120)
     t0 = time.monotonic()
     for w in range(workers):

@@ -126,7 +126,7 @@ def etcd_client() -> Iterator[pyetcd.Etcd3Client]:
 
 def etcd_rows(client: pyetcd.Etcd3Client, count: int) -> list[Row]:
     from adapters.etcd_records import EtcdStore
-    from controller.convergence import converge
+    from controller.convergence import Wanted, converge
 
     prefix = f"{PREFIX}-{count}"
     cfg = SyncConfig(owner_id=CFG.owner_id, prefix=prefix)
@@ -135,14 +135,14 @@ def etcd_rows(client: pyetcd.Etcd3Client, count: int) -> list[Row]:
     rows = []
     for case in ("etcd: cold plan + apply", "etcd: no-op resync (read + sync)"):
         before = revision(client)
-        out, wall, cpu = timed(lambda: converge(store, cfg, lambda names: desired))
+        out, wall, cpu = timed(lambda: converge(store, cfg, lambda todo: Wanted(desired, todo)))
         revisions = (before, revision(client))
         assert not out.unresolved and not out.rejected, (out.unresolved, out.rejected[:3])
         rows.append(Row(case, count, wall, cpu, out.report.writes, out.report.txns, revisions))
     cold, noop = rows
     assert cold.writes == 2 * count, "the cold apply did not write every key"
     assert noop.writes == 0 and noop.revisions is not None and noop.revisions[0] == noop.revisions[1]
-    kvs, wall, cpu = timed(lambda: store.read_prefix()[0])
+    kvs, wall, cpu = timed(lambda: store.read(store.begin()).kvs)
     assert len(kvs) == 2 * count
     rows.append(Row("etcd: read prefix only", count, wall, cpu))
     return rows
