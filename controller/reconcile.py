@@ -231,6 +231,41 @@ def reconcile(
     return outcome
 
 
+class ResyncReader:
+    """Reads the whole cluster for each round of a resync; remembers the first and the newest reading.
+
+    With an index, notes when each LIST began (Redis's clock), and records the claimants of the
+    names about to be written before they are committed.
+    """
+
+    def __init__(self, ctl: Controller, read: Callable[[], Cluster], index: Claims | None) -> None:
+        self.ctl, self.read_cluster, self.index = ctl, read, index
+        self.first: Collected | None = None
+        self.last: Collected | None = None
+        self.listed_at = 0.0
+
+    def read(self, todo: frozenset[str] | None) -> Wanted:
+        ctl = self.ctl
+        if self.index is not None:
+            self.listed_at = self.index.now()
+        self.last = collect(self.read_cluster(), ctl.source_config, ctl.sources)
+        if self.first is None:
+            self.first = self.last
+            ctl.report_rejections(
+                self.first.rejections, post_events=False
+            )  # the per-object task posts Events
+        return Wanted(self.last.endpoints, todo, claimants_of(_claims_of(self.last), todo))
+
+    def record_claims(self, wanted: Wanted, names: Sequence[str]) -> None:
+        """Before writing a name, its claimants are in the index: a newer task reading it sees them."""
+        if self.index is not None and names:
+            by_object: dict[ObjectRef, set[str]] = {}
+            for name in names:
+                for obj in wanted.claimants.get(name, ()):
+                    by_object.setdefault(parse_ref(obj), set()).add(name)
+            self.index.add(by_object)
+
+
 def full_sync(
     ctl: Controller,
     read: Callable[[], Cluster] | None = None,
@@ -238,41 +273,23 @@ def full_sync(
     rebuild_index: bool = True,
 ) -> Outcome:
     """Plan everything against everything under the prefix; rebuild the claims index."""
-    read = read or ctl.cluster.read_all
     metrics.last_reconcile.set_to_current_time()
-    found: list[Collected] = []
     index = ctl.claims if rebuild_index and not dry_run else None
-    listed: list[float] = []
-
-    def desired(todo: frozenset[str] | None) -> Wanted:
-        if index is not None:
-            listed.append(index.now())
-        found.append(collect(read(), ctl.source_config, ctl.sources))
-        if len(found) == 1:
-            ctl.report_rejections(found[0].rejections, post_events=False)  # the per-object task posts Events
-        return Wanted(found[-1].endpoints, todo, claimants_of(_claims_of(found[-1]), todo))
-
-    def record_claims(wanted: Wanted, names: Sequence[str]) -> None:
-        """Before writing a name, its claimants are in the index: a newer task reading it sees them."""
-        if index is not None and names:
-            by_object: dict[ObjectRef, set[str]] = {}
-            for name in names:
-                for obj in wanted.claimants.get(name, ()):
-                    by_object.setdefault(parse_ref(obj), set()).add(name)
-            index.add(by_object)
-
-    outcome = converge(ctl.store, ctl.sync_config, desired, dry_run=dry_run, before_commit=record_claims)
+    reader = ResyncReader(ctl, read or ctl.cluster.read_all, index)
+    outcome = converge(
+        ctl.store, ctl.sync_config, reader.read, dry_run=dry_run, before_commit=reader.record_claims
+    )
     report_refusals(ctl, outcome.refused, post_events=False)  # the per-object task posts the Events
     count_refusals(ctl, outcome.refused)
-    types = Counter(e.record_type for e in found[0].endpoints) if found else Counter()
+    types = Counter(e.record_type for e in reader.first.endpoints) if reader.first else Counter()
     for rtype in ctl.sync_config.managed_record_types:
         metrics.source_records.labels(record_type=rtype).set(types.get(rtype, 0))
     if dry_run:
         return outcome
-    if index is not None and found:
+    if index is not None and reader.last is not None:
         # A task may have recorded a claim before this LIST and commit after this view: keep every
         # entry younger than the oldest view that can still commit.
-        index.rebuild(_claims_of(found[-1]), since=listed[-1] - MAX_VIEW_AGE)
+        index.rebuild(_claims_of(reader.last), since=reader.listed_at - MAX_VIEW_AGE)
     metrics.last_sync.set_to_current_time()
     if not outcome.changed:
         metrics.no_op_runs.inc()
