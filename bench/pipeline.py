@@ -209,6 +209,14 @@ def bench_noop(p: Pipeline, n: int) -> tuple[str, str]:
     )
 
 
+def print_table(title: str, context: str, rows: list[tuple[str, str]]) -> None:
+    """Two aligned columns under a header naming the run (context) and the date."""
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{title.ljust(width)}  result  ({context}, {time.strftime('%Y-%m-%d')})")
+    for name, result in rows:
+        print(f"{name.ljust(width)}  {result}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=int, default=200)
@@ -237,10 +245,7 @@ def main() -> int:
             run(f"burst{w}", bench_burst, args.burst, w)
         if args.noop:
             run("noop", bench_noop, args.noop)
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'benchmark'.ljust(width)}  result  ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})")
-    for name, result in rows:
-        print(f"{name.ljust(width)}  {result}")
+    print_table("benchmark", f"{os.cpu_count()} cores", rows)
     return 0
 
 

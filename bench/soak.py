@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.pipeline import create, namespace
+from bench.pipeline import create, namespace, print_table
 from extdns.skydns import key_to_name
 from tests.e2e.listproxy import ListProxy, is_list
 from tests.e2e.pipeline import Pipeline, make_pipeline
@@ -189,10 +189,7 @@ def main() -> int:
             finally:
                 p.stop()
     print(json.dumps(dict(rows)), file=sys.stderr)
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'soak'.ljust(width)}  result  (seed {args.seed}, {time.strftime('%Y-%m-%d')})")
-    for name, result in rows:
-        print(f"{name.ljust(width)}  {result}")
+    print_table("soak", f"seed {args.seed}", rows)
     return 0
 
 
