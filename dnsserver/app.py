@@ -22,15 +22,21 @@ log = logging.getLogger("dnsserver")
 class App:
     """Everything one `python -m dnsserver` process runs, on one asyncio loop."""
 
-    def __init__(self, blocks: list[ServerBlock], host: str = "", querylog: QueryLog | None = None) -> None:
+    def __init__(
+        self,
+        blocks: list[ServerBlock],
+        host: str = "",
+        querylog: QueryLog | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.cfgs = blocks
-        self.host = host
+        self.host = host  # overrides every block's `bind` (the -dns.host flag)
+        self.reuse_port = reuse_port
         self.metrics = Metrics()
         self.querylog = querylog or QueryLog()
         self.stores: dict[EtcdConfig, Store] = {}
         self.engines: dict[int, Engine] = {}
-        self.transports: list[asyncio.BaseTransport] = []
-        self.tcp: list[asyncio.Server] = []
+        self.listeners: list[listen.Listener] = []
         self.http = HttpOps()
         self.ports: dict[int, int] = {}  # configured port -> bound port
 
@@ -57,10 +63,14 @@ class App:
         for port, blocks in by_port.items():
             engine = Engine(blocks, self.metrics, self.querylog)
             self.engines[port] = engine
-            udp, tcp = await listen.serve(engine.handle, self.host or "0.0.0.0", port)
-            self.transports.append(udp)
-            self.tcp.append(tcp)
-            self.ports[port] = int(tcp.sockets[0].getsockname()[1])
+            hosts = (self.host,) if self.host else blocks[0].cfg.bind or listen.DEFAULT_HOSTS
+            try:
+                bound = await listen.serve(engine.handle, hosts, port, self.reuse_port)
+            except OSError:
+                self._close_listeners()
+                raise
+            self.listeners.extend(bound)
+            self.ports[port] = bound[0].port
         self._ops_routes()
         await self.http.start()
         for store in self.stores.values():
@@ -83,6 +93,10 @@ class App:
             (s.staleness() for s in self.stores.values()), default=0.0
         )
         self.metrics.gauges["snapshot_loaded"] = lambda: float(all(s.loaded for s in self.stores.values()))
+        self.metrics.gauges["tcp_connections"] = lambda: float(sum(x.limits.open for x in self.listeners))
+        self.metrics.gauges["tcp_connections_refused"] = lambda: float(
+            sum(x.limits.refused for x in self.listeners)
+        )
 
     def _metrics(self) -> tuple[int, bytes, str]:
         return 200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
@@ -102,11 +116,13 @@ class App:
         body = ("OK\n" if ok else "not ready: no etcd snapshot\n") + json.dumps(state, sort_keys=True) + "\n"
         return (200 if ok else 503), body.encode(), "text/plain"
 
+    def _close_listeners(self) -> None:
+        for lst in self.listeners:
+            lst.close()
+        self.listeners.clear()
+
     async def stop(self) -> None:
-        for t in self.transports:
-            t.close()
-        for s in self.tcp:
-            s.close()
+        self._close_listeners()
         await self.http.stop()
         loop = asyncio.get_running_loop()
         for store in self.stores.values():

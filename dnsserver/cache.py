@@ -21,23 +21,39 @@ SOA_TIMERS = struct.pack("!IIII", 7200, 1800, 86400, 30)  # what follows the ser
 
 @dataclass(slots=True)
 class CacheEntry:
-    """A packed reply (ID replaced on use) for exactly one query, and what it was built from."""
+    """A packed reply (ID replaced on use) for one query and its letter-case variants, and what it read."""
 
-    query: bytes  # the query after its ID: a hit must match it byte for byte (letter case included)
+    query: bytes  # the query after its ID
     packed: bytes
     expires: float
     deps: tuple[str, ...]
     labels: tuple[str, ...]  # metric/log context chosen by the engine
     denial: bool
     serial_at: int = NO_SERIAL  # offset of an SOA serial to refresh with the clock on every use
+    name_end: int = 0  # where the question name ends in `query`; 0: only the exact bytes match
+
+    def matches(self, rest: bytes) -> bool:
+        """The query after its ID is this one, or differs from it only in the letter case of its name."""
+        if rest == self.query:
+            return True
+        end = self.name_end
+        return end > 0 and rest[:10] == self.query[:10] and rest[end:] == self.query[end:]
 
     def reply(self, data: bytes) -> bytes:
-        """The stored reply with the ID of `data` (and the SOA serial of now, for a memo entry)."""
-        if self.serial_at == NO_SERIAL:
-            return data[:2] + self.packed[2:]
-        at = self.serial_at
-        serial = struct.pack("!I", int(time.time()) & 0xFFFFFFFF)
-        return data[:2] + self.packed[2:at] + serial + self.packed[at + 4 :]
+        """The stored reply with the ID, and the question name's letter case, of `data`.
+
+        A memo entry with an SOA also gets the serial of now.
+        """
+        packed = self.packed
+        end = self.name_end + 2  # the question name sits at the same offsets in query and reply
+        if end > 2 and data[12:end] != packed[12:end]:
+            # Names in the records that point at the question (owners, mostly) follow its case.
+            packed = packed[:12] + data[12:end] + packed[end:]
+        if self.serial_at != NO_SERIAL:
+            at = self.serial_at
+            serial = struct.pack("!I", int(time.time()) & 0xFFFFFFFF)
+            packed = packed[:at] + serial + packed[at + 4 :]
+        return data[:2] + packed[2:]
 
 
 def serial_offset(packed: bytes, serial: int, has_opt: bool) -> int:
@@ -51,8 +67,9 @@ def serial_offset(packed: bytes, serial: int, has_opt: bool) -> int:
 class AnswerCache:
     """(proto, lower-cased query[2:]) -> reply; a change under a key path drops every entry that read it.
 
-    The key folds letter case so that a resolver randomising case (0x20) replaces one entry per
-    question instead of filling the table; a hit still needs the exact query bytes.
+    The key folds letter case, and a hit may differ from the stored query in the case of its name
+    only: a resolver randomising case (0x20), or an attacker doing so to bust the cache, gets the
+    stored answer with its own spelling of the question instead of a fresh lookup.
     """
 
     def __init__(self, capacity: int = 9984) -> None:
@@ -72,7 +89,7 @@ class AnswerCache:
         if e.expires <= now:
             self._drop(key)
             return None
-        return e if e.query == rest else None
+        return e if e.matches(rest) else None
 
     def put(self, proto: str, data: bytes, entry: CacheEntry) -> None:
         key = (proto, data[2:].lower())

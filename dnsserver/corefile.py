@@ -9,7 +9,21 @@ from dataclasses import dataclass, field
 
 DEFAULT_PORT = 53
 DEFAULT_ENDPOINT = "http://localhost:2379"
-KNOWN_DIRECTIVES = ("etcd", "cache", "log", "errors", "health", "ready", "prometheus")
+KNOWN_DIRECTIVES = (
+    "etcd",
+    "cache",
+    "log",
+    "errors",
+    "health",
+    "ready",
+    "prometheus",
+    "bufsize",
+    "any",
+    "bind",
+    "ratelimit",
+)
+DEFAULT_BUFSIZE = 1232  # DNS Flag Day 2020; CoreDNS's bufsize default
+BUFSIZE_RANGE = (512, 4096)  # what CoreDNS's bufsize accepts
 
 
 class CorefileError(ValueError):
@@ -41,6 +55,17 @@ class CacheConfig:
 
 
 @dataclass(frozen=True)
+class RateLimitConfig:
+    """The `ratelimit` directive: responses per second per client network, with BIND RRL's slip."""
+
+    rate: int  # responses per second per client network
+    window: int = 15  # seconds of credit a client may bank (BIND's `window`)
+    slip: int = 2  # every Nth dropped reply goes out as a small TC reply (0: drop them all)
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 56
+
+
+@dataclass(frozen=True)
 class ServerBlock:
     """One server block: its zones, its port and the directives that apply to it."""
 
@@ -53,6 +78,9 @@ class ServerBlock:
     health: str | None = None
     ready: str | None = None
     prometheus: str | None = None
+    bufsize: int = DEFAULT_BUFSIZE
+    bind: tuple[str, ...] = ()  # empty: every IPv4 and IPv6 address
+    ratelimit: RateLimitConfig | None = None
 
 
 @dataclass
@@ -299,7 +327,71 @@ def _parse_body(zones: list[str], port: int, body: list[_Directive]) -> ServerBl
             opts["ready"] = _addr(d, ":8181")
         elif d.name == "prometheus":
             opts["prometheus"] = _addr(d, "localhost:9153")
+        elif d.name == "bufsize":
+            opts["bufsize"] = _parse_bufsize(d)
+        elif d.name == "bind":
+            opts["bind"] = _parse_bind(d)
+        elif d.name == "ratelimit":
+            opts["ratelimit"] = _parse_ratelimit(d)
+        elif d.name == "any" and (d.args or d.block):
+            raise CorefileError("any: takes no arguments")
     return ServerBlock(**opts)  # type: ignore[arg-type]
+
+
+def _parse_bufsize(d: _Directive) -> int:
+    low, high = BUFSIZE_RANGE
+    if len(d.args) > 1 or d.block:
+        raise CorefileError("bufsize: expects at most one argument (SIZE)")
+    if not d.args:
+        return DEFAULT_BUFSIZE
+    if not d.args[0].isdigit() or not low <= int(d.args[0]) <= high:
+        raise CorefileError(f"bufsize: '{d.args[0]}' is not a size from {low} to {high}")
+    return int(d.args[0])
+
+
+def _parse_bind(d: _Directive) -> tuple[str, ...]:
+    if not d.args or d.block:
+        raise CorefileError("bind: expects one or more addresses")
+    out = []
+    for a in d.args:
+        try:
+            out.append(str(ipaddress.ip_address(a.split("%")[0])))
+        except ValueError as e:
+            raise CorefileError(
+                f"bind: '{a}' is not an IP address (interface names are not supported)"
+            ) from e
+    return tuple(out)
+
+
+def _positive(value: str, what: str, zero: bool = False) -> int:
+    if not value.isdigit() or (int(value) == 0 and not zero):
+        raise CorefileError(
+            f"ratelimit: {what} must be a {'non-negative' if zero else 'positive'} integer, not '{value}'"
+        )
+    return int(value)
+
+
+def _parse_ratelimit(d: _Directive) -> RateLimitConfig:
+    """`ratelimit RATE { window S; slip N; ipv4-prefix-length L; ipv6-prefix-length L }`."""
+    if len(d.args) != 1:
+        raise CorefileError("ratelimit: expects one argument (responses per second per client network)")
+    opts: dict[str, int] = {"rate": _positive(d.args[0], "the rate")}
+    for sub in d.block:
+        if len(sub.args) != 1:
+            raise CorefileError(f"ratelimit: {sub.name} expects one argument")
+        if sub.name == "window":
+            opts["window"] = _positive(sub.args[0], "window")
+        elif sub.name == "slip":
+            opts["slip"] = _positive(sub.args[0], "slip", zero=True)
+        elif sub.name in ("ipv4-prefix-length", "ipv6-prefix-length"):
+            top = 32 if sub.name.startswith("ipv4") else 128
+            n = _positive(sub.args[0], sub.name)
+            if n > top:
+                raise CorefileError(f"ratelimit: {sub.name} {n} is longer than {top}")
+            opts[sub.name[:4] + "_prefix"] = n
+        else:
+            raise CorefileError(f"ratelimit: unknown property '{sub.name}' (line {sub.line})")
+    return RateLimitConfig(**opts)
 
 
 def parse(text: str, default_port: int = DEFAULT_PORT) -> list[ServerBlock]:
@@ -323,6 +415,12 @@ def parse(text: str, default_port: int = DEFAULT_PORT) -> list[ServerBlock]:
         blocks.extend(_parse_block(keys, body, default_port))
     if not blocks:
         raise CorefileError("Corefile: no server blocks")
+    binds: dict[int, tuple[str, ...]] = {}
+    for b in blocks:
+        if binds.setdefault(b.port, b.bind) != b.bind:
+            raise CorefileError(
+                f"server blocks on port {b.port} bind different addresses: give them the same bind"
+            )
     seen: dict[tuple[str, int], int] = {}
     for n, b in enumerate(blocks):
         for z in b.zones:

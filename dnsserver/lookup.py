@@ -24,8 +24,10 @@ T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX, T_TXT, T_AAAA, T_SRV = (
     QTYPE.AAAA,
     QTYPE.SRV,
 )
+T_HINFO, T_ANY = 13, 255
 MAX_CNAME_CHAIN = 10
 SOA_TTL = 30
+RFC8482_TTL = 8482
 
 # (name, qtype) -> (answer RRs, truncated) of a re-entry into the whole server, None if no reply at all
 Upstream = Callable[[str, int], "tuple[list[RR], bool] | None"]
@@ -50,6 +52,7 @@ class Result:
     fallthrough: bool = False
     truncated: bool = False
     error: str = ""
+    authoritative: bool = True
 
 
 @dataclass
@@ -379,11 +382,19 @@ def soa(zone: str, serial: int) -> RR:
     return _rr(zone, T_SOA, SOA_TTL, SOA(mname, rname, (serial & 0xFFFFFFFF, 7200, 1800, 86400, SOA_TTL)))
 
 
+def refuse_any(qname: str) -> Result:
+    """RFC 8482, as CoreDNS's `any` plugin: one small HINFO instead of every record of the name."""
+    hinfo = TXT([b"ANY obsoleted", b"See RFC 8482"])  # HINFO's rdata is two strings, as TXT's
+    return Result(NOERROR, answer=[_rr(qname, T_HINFO, RFC8482_TTL, hinfo)], authoritative=False)
+
+
 def answer(z: Zone, qname: str, qtype: int, serial: int) -> Result:
     """The etcd plugin's handler for one question in zone z (qname keeps the query's case)."""
     name = qname.lower()
     state: dict[str, bool] = {}
     extra: list[RR] = []
+    if qtype == T_ANY:
+        return refuse_any(qname)
     try:
         if qtype in (T_A, T_AAAA):
             recs = _addr(z, qname, qtype, [], state)

@@ -146,16 +146,26 @@ class Engine:
             self._log_query(None, q, proto, addr, out, start, zone)
             return out
         ttl: int | None = None
-        if block.cache is not None and res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated:
+        # `any` answers before the cache plugin, as in CoreDNS's plugin order: its TTL is not capped.
+        cacheable = res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated and res.authoritative
+        if block.cache is not None and cacheable:
             ttl = self._cap_ttl(block, res)
         try:
             out = wire.encode(
-                q, res.rcode, res.answer, res.authority, res.additional, proto, tc=res.truncated
+                q,
+                res.rcode,
+                res.answer,
+                res.authority,
+                res.additional,
+                proto,
+                aa=res.authoritative,
+                tc=res.truncated,
+                bufsize=block.cfg.bufsize,
             )
         except Exception as err:  # e.g. a stored host that is not a valid DNS name
             log.warning("cannot encode the answer to %s %s: %s", q.qname, wire.qtype_name(q.qtype), err)
             res = Result(wire.SERVFAIL, error=f"encode: {err}")
-            out = wire.encode(q, wire.SERVFAIL, [], [], [], proto)
+            out = wire.encode(q, wire.SERVFAIL, [], [], [], proto, bufsize=block.cfg.bufsize)
             ttl = None
         if res.error and block.cfg.errors:
             log.error("plugin/errors: 2 %s %s: %s", q.qname, wire.qtype_name(q.qtype), res.error)
@@ -170,7 +180,8 @@ class Engine:
         if block.cache is not None:
             self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
         if res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated and not out[2] & 0x02:
-            entry = CacheEntry(data[2:], out, FOREVER, tuple(sorted(deps)), labels, denial)
+            name_end = 10 + len(q.question) - 4  # in the query after its ID
+            entry = CacheEntry(data[2:], out, FOREVER, tuple(sorted(deps)), labels, denial, name_end=name_end)
             self._keep(block, res, q, proto, data, ttl, entry)
         self._account(labels, proto, addr, data, out, start, "etcd", hit=False, denial=denial, query=q)
         return out

@@ -12,6 +12,12 @@ NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 BADVERS = 16
 MIN_UDP = 512
 MAX_TCP = 65535
+# The server's own EDNS UDP limit (CoreDNS `bufsize`): DNS Flag Day 2020's size, which fits every
+# common path MTU without IP fragmentation.
+DEFAULT_BUFSIZE = 1232
+# No UDP reply is larger than this many times its query (whatever the sizes above allow): the only
+# queries it cuts are the very shortest (the root name with EDNS), which retry over TCP.
+MAX_AMPLIFICATION = 40
 T_OPT = 41
 _PLAIN = frozenset(LDH)  # label bytes dnslib prints as they are
 
@@ -157,21 +163,31 @@ def _name(label: object) -> str:
     return s if s.endswith(".") else s + "."
 
 
-def _opt(query: Query, rcode: int) -> bytes:
-    """Our OPT RR (no options): the query's UDP size (at least 512) and DO bit echoed, version 0."""
+def _udp_size(query: Query, bufsize: int) -> int:
+    """The UDP size both sides accept: the query's EDNS size (at least 512) capped by our bufsize."""
+    assert query.edns is not None
+    return min(bufsize, max(MIN_UDP, query.edns.udp_size))
+
+
+def _opt(query: Query, rcode: int, bufsize: int) -> bytes:
+    """Our OPT RR (no options): the agreed UDP size, the DO bit echoed, version 0."""
     if query.edns is None:
         return b""
     ttl = (rcode >> 4) << 24 | (0x8000 if query.edns.do else 0)
-    return b"\x00" + struct.pack("!HHIH", T_OPT, max(MIN_UDP, query.edns.udp_size), ttl, 0)
+    return b"\x00" + struct.pack("!HHIH", T_OPT, _udp_size(query, bufsize), ttl, 0)
 
 
-def budget(query: Query, proto: str) -> int:
-    """Largest reply size: 65535 over TCP, max(512, EDNS size) over UDP."""
+def budget(query: Query, proto: str, bufsize: int = DEFAULT_BUFSIZE) -> int:
+    """Largest reply size: 65535 over TCP, else the UDP size, capped by the amplification limit.
+
+    Over UDP: 512 without EDNS, else the agreed size, and never more than MAX_AMPLIFICATION times
+    the query (but at least 512).
+    """
     if proto == "tcp":
         return MAX_TCP
     if query.edns is None:
         return MIN_UDP
-    return min(MAX_TCP, max(MIN_UDP, query.edns.udp_size))
+    return min(_udp_size(query, bufsize), max(MIN_UDP, MAX_AMPLIFICATION * query.size))
 
 
 def encode(
@@ -183,25 +199,31 @@ def encode(
     proto: str,
     aa: bool = True,
     tc: bool = False,
+    bufsize: int = DEFAULT_BUFSIZE,
 ) -> bytes:
-    """Pack a reply; over budget keep RRs in section order while they fit (miekg Truncate), TC if dropped."""
+    """Pack a reply; over budget keep RRs in section order while they fit (miekg Truncate), TC if dropped.
+
+    Packing stops at the first record that does not fit, so a truncated reply costs what it carries,
+    not what the whole answer would have.
+    """
     buf = DNSBuffer(bytes(12) + query.question)
     at = 12
     for i, label in enumerate(query.labels):  # names in the records compress against the question
         buf.names[query.labels[i:]] = at
         at += 1 + len(label)
     buf.offset = len(buf.data)
-    ends = []
+    opt = _opt(query, rcode, bufsize)
+    limit = budget(query, proto, bufsize) - len(opt)
+    kept = 0
+    end = buf.offset
     for rr in (*answer, *authority, *additional):
         rr.pack(buf)
-        ends.append(buf.offset)
-    opt = _opt(query, rcode)
-    kept = len(ends)
-    if buf.offset + len(opt) > budget(query, proto):
-        limit = budget(query, proto) - len(opt)
-        kept = sum(1 for e in ends if e <= limit)  # ends grow, so these are the leading records
-        tc = True
-    body = buf.data[12 : ends[kept - 1] if kept else 12 + len(query.question)]
+        if buf.offset > limit:
+            tc = True
+            break
+        kept += 1
+        end = buf.offset
+    body = buf.data[12:end]
     n_an = min(kept, len(answer))
     n_ns = min(kept - n_an, len(authority))
     n_ar = kept - n_an - n_ns + (1 if opt else 0)

@@ -61,6 +61,14 @@ def test_zones_ports_and_etcd_options() -> None:
     assert e.path == "/dns" and e.endpoints == ("http://a:2379", "http://b:2379")
     assert (e.username, e.password, e.tls) == ("user", "secret", ("cert.pem", "key.pem", "ca.pem"))
     assert e.fallthrough == ("in-addr.arpa.",) and e.min_lease_ttl == 60
+    assert blocks[0].bufsize == 1232 and blocks[0].bind == () and blocks[0].ratelimit is None
+
+
+def test_bufsize_bind_and_ratelimit() -> None:
+    text = ". {\n bufsize 1400\n bind 127.0.0.1 ::1\n any\n ratelimit 50 {\n slip 3\n window 5\n }\n}"
+    [b] = corefile.parse(text)
+    assert b.bufsize == 1400 and b.bind == ("127.0.0.1", "::1")
+    assert b.ratelimit == corefile.RateLimitConfig(rate=50, window=5, slip=3)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +81,12 @@ def test_zones_ports_and_etcd_options() -> None:
         (". {\n prometheus a b\n}", "prometheus: expects at most one address"),
         (".:99999 {\n log\n}", "bad port '99999'"),
         (". {\n log\n", "missing '}'"),
+        (". {\n bufsize 100\n}", "bufsize: '100' is not a size from 512 to 4096"),
+        (". {\n bind eth0\n}", "bind: 'eth0' is not an IP address"),
+        (". {\n ratelimit\n}", "ratelimit: expects one argument"),
+        (". {\n ratelimit 10 {\n slip x\n }\n}", "ratelimit: slip must be a non-negative integer"),
+        (". {\n ratelimit 10 {\n ipv4-prefix-length 33\n }\n}", "ipv4-prefix-length 33 is longer than 32"),
+        ("a.org {\n bind 127.0.0.1\n}\nb.org {\n bind ::1\n}", "on port 53 bind different addresses"),
         ("", "no server blocks"),
     ],
 )
@@ -84,8 +98,8 @@ def test_bad_corefile_names_the_problem(text: str, message: str) -> None:
 # ---------------------------------------------------------------- wire
 
 
-def engine(records: dict[str, object], cache: bool = False) -> Engine:
-    cfg = corefile.parse(f". {{\n etcd\n {'cache 30' if cache else ''}\n}}", 53)[0]
+def engine(records: dict[str, object], cache: bool = False, extra: str = "") -> Engine:
+    cfg = corefile.parse(f". {{\n etcd\n {'cache 30' if cache else ''}\n {extra}\n}}", 53)[0]
 
     class FakeStore:  # the real Store needs etcd; the engine only reads these attributes
         loaded = True
@@ -121,10 +135,68 @@ def test_edns_is_echoed_with_do_bit_and_udp_size() -> None:
 def test_udp_truncation_sets_tc_and_tcp_carries_all() -> None:
     r = run(dns.message.make_query("big.example.org", "A"))
     assert r.flags & dns.flags.TC and 0 < len(r.answer[0]) < 100
-    r = run(dns.message.make_query("big.example.org", "A", use_edns=0, payload=4096))
-    assert not r.flags & dns.flags.TC and len(r.answer[0]) == 100
     r = run(dns.message.make_query("big.example.org", "A"), "tcp")
     assert not r.flags & dns.flags.TC and len(r.answer[0]) == 100
+
+
+def test_udp_replies_stop_at_1232_bytes_whatever_the_client_offers() -> None:
+    """A 100-record answer (1.6 KB) does not fit the default bufsize: TC, at most 1232 bytes."""
+    q = dns.message.make_query("big.example.org", "A", use_edns=0, payload=65535)
+    out = ENGINE.handle(q.to_wire(), "udp", ("127.0.0.1", 1))
+    assert out is not None and len(out) <= 1232
+    r = dns.message.from_wire(out)
+    assert r.flags & dns.flags.TC and r.payload == 1232 and 0 < len(r.answer[0]) < 100
+
+
+def test_bufsize_directive_raises_the_limit() -> None:
+    big = engine(MANY, extra="bufsize 4096")
+    q = dns.message.make_query("big.example.org", "A", use_edns=0, payload=4096)
+    out = big.handle(q.to_wire(), "udp", ("127.0.0.1", 1))
+    assert out is not None
+    r = dns.message.from_wire(out)
+    assert not r.flags & dns.flags.TC and len(r.answer[0]) == 100 and r.payload == 4096
+    q = dns.message.make_query("big.example.org", "A", use_edns=0, payload=1400)  # the client's size wins
+    r = dns.message.from_wire(big.handle(q.to_wire(), "udp", ("127.0.0.1", 1)) or b"")
+    assert r.flags & dns.flags.TC and r.payload == 1400
+
+
+def test_no_udp_reply_is_over_40_times_its_query() -> None:
+    """The root apex (the whole zone) asked with the shortest EDNS query there is: 28 bytes."""
+    root = engine({f"/skydns/n{i}/a": {"host": f"10.1.{i // 250}.{i % 250}"} for i in range(300)})
+    for qtype in ("A", "TXT", "NS", "SOA", "ANY", "AAAA", "SRV", "MX"):
+        wire_q = dns.message.make_query(".", qtype, use_edns=0, payload=4096).to_wire()
+        out = root.handle(wire_q, "udp", ("127.0.0.1", 1))
+        assert out is not None and len(out) <= 40 * len(wire_q), (qtype, len(wire_q), len(out))
+
+
+def test_any_gets_one_small_hinfo_as_rfc8482() -> None:
+    r = run(dns.message.make_query("big.example.org", "ANY", use_edns=0, payload=4096))
+    assert r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1
+    [rr] = r.answer
+    assert rr.rdtype == dns.rdatatype.HINFO and rr.ttl == 8482
+    assert rr[0].cpu == b"ANY obsoleted" and rr[0].os == b"See RFC 8482"
+
+
+def test_a_0x20_variant_is_answered_from_the_stored_reply_in_its_own_case() -> None:
+    e = engine({"/skydns/org/example/www/a": {"host": "10.0.0.1"}})
+    first = e.handle(dns.message.make_query("www.example.org", "A").to_wire(), "udp", ("127.0.0.1", 1))
+    assert first is not None
+    looked: list[str] = []
+    resolve = e.resolve
+    e.resolve = lambda *a, **k: looked.append(a[0]) or resolve(*a, **k)  # type: ignore[method-assign]
+    q = dns.message.make_query("wWw.ExAmPlE.oRg", "A")
+    out = e.handle(q.to_wire(), "udp", ("127.0.0.1", 1))
+    assert out is not None and looked == []  # no new lookup
+    r = dns.message.from_wire(out)
+    assert r.id == q.id and r.question[0].name.to_text() == "wWw.ExAmPlE.oRg."
+    assert out[12 : 12 + 17] == q.to_wire()[12 : 12 + 17]  # the question exactly as asked
+    assert sorted(x.to_text() for x in r.answer[0]) == sorted(
+        x.to_text() for x in dns.message.from_wire(first).answer[0]
+    )
+    # ... but a query that differs elsewhere (here: the EDNS size) is a different question
+    q2 = dns.message.make_query("wWw.ExAmPlE.oRg", "A", use_edns=0, payload=1232)
+    e.handle(q2.to_wire(), "udp", ("127.0.0.1", 1))
+    assert looked == ["wWw.ExAmPlE.oRg."]
 
 
 def test_cache_hit_rewrites_the_id() -> None:

@@ -125,12 +125,11 @@ def test_plain_parser_agrees_with_dnslib(
 
 def test_udp_receive_buffer_holds_a_burst() -> None:
     async def bound() -> int:
-        udp, tcp = await listen.serve(lambda d, p, a: None, "127.0.0.1", 0)
+        [lst] = await listen.serve(lambda d, p, a: None, ("127.0.0.1",), 0)
         try:
-            return int(udp.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+            return int(lst.udp.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
         finally:
-            udp.close()
-            tcp.close()
+            lst.close()
 
     cap = int(Path("/proc/sys/net/core/rmem_max").read_text())
     assert asyncio.run(bound()) >= min(listen.UDP_RCVBUF, cap)
