@@ -421,6 +421,10 @@ def parse(text: str, default_port: int = DEFAULT_PORT) -> list[ServerBlock]:
             raise CorefileError(
                 f"server blocks on port {b.port} bind different addresses: give them the same bind"
             )
+        if b.ratelimit != next(o.ratelimit for o in blocks if o.port == b.port):
+            raise CorefileError(
+                f"server blocks on port {b.port} differ in ratelimit: it applies to the whole port"
+            )
     seen: dict[tuple[str, int], int] = {}
     for n, b in enumerate(blocks):
         for z in b.zones:

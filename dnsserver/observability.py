@@ -53,6 +53,7 @@ class Metrics(Collector):
         self.cache_misses: dict[tuple[str, ...], int] = {}
         self.gauges: dict[str, Callable[[], float]] = {}
         self.store_counters: dict[tuple[str, str], int] = {}
+        self.ratelimited: dict[str, int] = {}  # "drop" / "slip" -> responses
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -130,6 +131,14 @@ class Metrics(Collector):
         for (s, z), v in list(self.cache_misses.items()):
             misses.add_metric([s, z, ""], v)
         yield misses
+        limited = CounterMetricFamily(
+            "extdns_dnsserver_ratelimited_responses",
+            "UDP responses withheld by ratelimit: dropped, or slipped (sent as a small TC reply).",
+            labels=["action"],
+        )
+        for action, v in list(self.ratelimited.items()):
+            limited.add_metric([action], v)
+        yield limited
         names = sorted({n for n, _ in self.store_counters})
         for n in names:
             c = CounterMetricFamily(f"extdns_dnsserver_{n}", f"Store counter {n}.", labels=["store"])

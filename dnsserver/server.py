@@ -13,6 +13,7 @@ from dnsserver.cache import FOREVER, MEMO_CAPACITY, MIN_TTL, NO_SERIAL, AnswerCa
 from dnsserver.corefile import ServerBlock
 from dnsserver.lookup import Result, Zone, is_subdomain
 from dnsserver.observability import Metrics, QueryLog, log_line
+from dnsserver.ratelimit import RateLimiter, Verdict
 from dnsserver.store import Store
 
 log = logging.getLogger("dnsserver")
@@ -64,6 +65,8 @@ class Engine:
         self.caches = [b.cache for b in blocks if b.cache is not None]
         # Replies of blocks without `cache`: exact (no TTL capping), kept until an etcd change touches them.
         self.memo = AnswerCache(memo_capacity)
+        limits = [b.cfg.ratelimit for b in blocks if b.cfg.ratelimit is not None]
+        self.limiter = RateLimiter(limits[0]) if limits else None  # one per port: the blocks agree
 
     # ------------------------------------------------------------ dispatch
 
@@ -116,6 +119,11 @@ class Engine:
     def handle(self, data: bytes, proto: str, addr: tuple[str, int]) -> bytes | None:
         start = time.perf_counter()
         now = time.monotonic()
+        if self.limiter is not None and proto == "udp":
+            verdict = self.limiter.check(addr[0], now)
+            if verdict is not Verdict.SEND:
+                self.metrics.ratelimited[verdict.value] = self.metrics.ratelimited.get(verdict.value, 0) + 1
+                return wire.slipped(data) if verdict is Verdict.SLIP else None
         for cache in self.caches:  # fast paths: the same query bytes were answered before
             hit = cache.get(proto, data, now)
             if hit is not None:

@@ -231,6 +231,14 @@ def encode(
     return struct.pack("!HHHHHH", query.id, flags, 1, n_an, n_ns, n_ar) + bytes(body) + opt
 
 
+def slipped(data: bytes) -> bytes | None:
+    """The smallest reply a rate-limited client gets now and then: its question, TC set, no records."""
+    q = decode(data)
+    if not isinstance(q, Query):
+        return None
+    return encode(q, NOERROR, [], [], [], "udp", aa=False, tc=True)
+
+
 def qtype_name(qtype: int) -> str:
     """Mnemonic of a type (TYPE123 when unknown)."""
     try:
