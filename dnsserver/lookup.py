@@ -6,10 +6,11 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from dnslib import AAAA, CNAME, MX, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
 
-from dnsserver.index import Entry, Index
+from dnsserver.index import Entry, Index, Ready, text_strings
 from extdns.skydns import key_to_name, name_to_key
 
 NOERROR, SERVFAIL, NXDOMAIN = 0, 2, 3
@@ -29,8 +30,9 @@ MAX_CNAME_CHAIN = 10
 SOA_TTL = 30
 RFC8482_TTL = 8482
 
-# (name, qtype) -> (answer RRs, truncated) of a re-entry into the whole server, None if no reply at all
-Upstream = Callable[[str, int], "tuple[list[RR], bool] | None"]
+Record: TypeAlias = "RR | Ready"  # an answer record: built for this query, or kept ready in the index
+# (name, qtype) -> (answer records, truncated) of a re-entry into the whole server, None if no reply at all
+Upstream = Callable[[str, int], "tuple[list[Record], bool] | None"]
 
 
 class NameError_(Exception):
@@ -46,9 +48,9 @@ class Result:
     """What the etcd plugin produces for one question."""
 
     rcode: int
-    answer: list[RR] = field(default_factory=list)
+    answer: list[Record] = field(default_factory=list)
     authority: list[RR] = field(default_factory=list)
-    additional: list[RR] = field(default_factory=list)
+    additional: list[Record] = field(default_factory=list)
     fallthrough: bool = False
     truncated: bool = False
     error: str = ""
@@ -186,29 +188,25 @@ def _rr(owner: str, rtype: int, ttl: int, rdata: object) -> RR:
     return RR(DNSLabel(owner), rtype, 1, ttl, rdata)
 
 
-def _split255(text: str) -> list[bytes]:
-    b = text.encode()
-    if len(b) < 255:
-        return [b]
-    out = [b[i : i + 255] for i in range(0, len(b), 255)]
-    if len(b) % 255 == 0:
-        out.append(b"")
-    return out
-
-
 def _address(e: Entry, owner: str) -> RR:
     if e.kind == "A":
         return _rr(owner, T_A, e.ttl, A(e.ip))
     return _rr(owner, T_AAAA, e.ttl, AAAA(e.ip))
 
 
-def _duplicate_cname(target: str, previous: list[RR]) -> bool:
+def _duplicate_cname(target: str, previous: list[Record]) -> bool:
     t = target.lower()
-    return any(r.rtype == T_CNAME and str(r.rdata.label).lower() == t for r in previous)
+    return any(isinstance(r, RR) and r.rtype == T_CNAME and str(r.rdata.label).lower() == t for r in previous)
 
 
 def _chase(
-    z: Zone, qname: str, e: Entry, qtype: int, previous: list[RR], out: list[RR], state: dict[str, bool]
+    z: Zone,
+    qname: str,
+    e: Entry,
+    qtype: int,
+    previous: list[Record],
+    out: list[Record],
+    state: dict[str, bool],
 ) -> None:
     """Follow one name-host record as a CNAME (A/AAAA/TXT): loop guard, chain limit, in/out of zone."""
     target = fqdn(e.svc.host)
@@ -235,8 +233,43 @@ def _chase(
     out.extend(answers)
 
 
-def _addr(z: Zone, qname: str, qtype: int, previous: list[RR], state: dict[str, bool]) -> list[RR]:
-    out: list[RR] = []
+def _whole_zone(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> list[Record] | None:
+    """The A, AAAA or TXT answer at the apex or at `*.zone` from the index's rollup; None: ask the slow way.
+
+    Both read every record of the zone. The rollup keeps the deduplicated records in key order as
+    etcd changes; only the name hosts among them are chased here, each at its place.
+    """
+    name = qname.lower()
+    if name == z.name:
+        if qtype != T_TXT:  # the apex A/AAAA answer comes from apex.dns.<zone> when that exists
+            apex = name_to_key(_join("apex.dns", z.name), z.prefix)
+            z.deps.add(apex)
+            if z.index.subtree(apex + "/")[0] or z.index.exact(apex)[0]:
+                return None
+    elif name not in (_join("*", z.name), _join("any", z.name)):
+        return None
+    path = name_to_key(z.name, z.prefix)
+    z.deps.add(path)
+    roll = z.index.rollup(path)
+    if roll.grouped or not roll.keys:
+        return None
+    out: list[Record] = []
+    for key, ready in roll.answers[qtype]:
+        if ready is not None:
+            out.append(ready)
+            continue
+        found, e = z.index.exact(key)
+        if found and e is not None:
+            _chase(z, qname, e, qtype, [], out, state)
+    return out
+
+
+def _addr(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[str, bool]) -> list[Record]:
+    if not previous:
+        ready = _whole_zone(z, qname, qtype, state)
+        if ready is not None:
+            return ready
+    out: list[Record] = []
     seen: set[str] = set()
     for e in _apex_records(z, qname, qtype):
         if e.kind == "CNAME":
@@ -249,15 +282,19 @@ def _addr(z: Zone, qname: str, qtype: int, previous: list[RR], state: dict[str, 
     return out
 
 
-def _txt(z: Zone, qname: str, qtype: int, previous: list[RR], state: dict[str, bool]) -> list[RR]:
-    out: list[RR] = []
+def _txt(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[str, bool]) -> list[Record]:
+    if not previous:
+        ready = _whole_zone(z, qname, T_TXT, state)
+        if ready is not None:
+            return ready
+    out: list[Record] = []
     seen: set[str] = set()
     for e in records(z, qname, T_TXT, False):
         if e.kind == "CNAME":
             _chase(z, qname, e, T_TXT, previous, out, state)
         elif e.kind == "TXT" and e.svc.text not in seen:
             seen.add(e.svc.text)
-            out.append(_rr(qname, T_TXT, e.ttl, TXT(_split255(e.svc.text))))
+            out.append(_rr(qname, T_TXT, e.ttl, TXT(text_strings(e.svc.text))))
     return out
 
 

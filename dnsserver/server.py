@@ -11,6 +11,7 @@ from dnslib import QTYPE, RCODE, RR
 from dnsserver import lookup, wire
 from dnsserver.cache import FOREVER, MEMO_CAPACITY, MIN_TTL, NO_SERIAL, AnswerCache, CacheEntry, serial_offset
 from dnsserver.corefile import ServerBlock
+from dnsserver.index import Ready
 from dnsserver.lookup import Result, Zone, is_subdomain
 from dnsserver.observability import Metrics, QueryLog, log_line
 from dnsserver.ratelimit import RateLimiter, Verdict
@@ -228,8 +229,12 @@ class Engine:
             if r.rtype == QTYPE.SOA:
                 low = min(low, r.rdata.times[4])
         ttl = max(MIN_TTL, min(low, cap))
-        for r in rrs:
-            r.ttl = ttl
+        for section in (res.answer, res.authority, res.additional):
+            for i, r in enumerate(section):
+                if isinstance(r, Ready):  # shared with the index: replaced, never changed
+                    section[i] = r.with_ttl(ttl)
+                else:
+                    r.ttl = ttl
         return ttl
 
     def _account(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from dnslib import QTYPE
+from dnslib import QTYPE, RDMAP, RR, DNSBuffer
 
 from dnsserver import lookup as L
-from dnsserver.index import Index
+from dnsserver.index import Index, Ready
 
 Z = "skydns.test."
 DATA: dict[str, object] = {
@@ -57,9 +57,19 @@ def index(data: dict[str, object]) -> Index:
 IDX = index(DATA)
 
 
+def as_rr(r: L.Record, owner: str) -> RR:
+    """A record kept ready in the index (owned by the question) as the dnslib RR it stands for."""
+    if not isinstance(r, Ready):
+        return r
+    rdata = RDMAP[QTYPE[r.rtype]].parse(DNSBuffer(r.rdata), len(r.rdata))
+    return RR(owner, r.rtype, 1, r.ttl, rdata)
+
+
 def ask(name: str, qtype: str, zone: str = Z, idx: Index = IDX) -> L.Result:
     z = L.Zone(zone, "/skydns", idx)
-    return L.answer(z, name, getattr(QTYPE, qtype), 1234)
+    res = L.answer(z, name, getattr(QTYPE, qtype), 1234)
+    res.answer = [as_rr(r, name) for r in res.answer]
+    return res
 
 
 def texts(rrs: list) -> list[str]:  # type: ignore[type-arg]
