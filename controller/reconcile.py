@@ -91,6 +91,8 @@ class Controller:
             log.warning(f"Skipping {r.subject}: {r.reason}")
             metrics.source_errors.inc()
             metrics.invalid_input.labels(source=r.kind.lower(), culprit=r.subject).inc()
+            if r.rule:
+                metrics.zone_guard_refusals.labels(rule=r.rule, namespace=r.namespace).inc()
             if emit:
                 self.notify(r.ref, "RecordError", r.reason, True)
 

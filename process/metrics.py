@@ -26,6 +26,11 @@ invalid_input = Counter(
     "Bad input skipped (an etcd key, an object, a setting), labelled with the culprit.",
     ["source", "culprit"],
 )
+zone_guard_refusals = Counter(
+    "extdns_zone_guard_refusals_total",
+    "Names refused: under a zone's reserved dns label, or outside the object's --namespace-domains.",
+    ["rule", "namespace"],
+)
 etcd_writes = Counter("extdns_etcd_writes_total", "Keys written to etcd.", ["op"])
 etcd_conflicts = Counter(
     "extdns_etcd_txn_conflicts_total", "Names whose conditional transaction lost a race and was re-planned."

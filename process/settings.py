@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
@@ -15,18 +15,27 @@ from extdns.domainfilter import DomainFilter
 from extdns.plan import Policy
 from extdns.sources import SourceConfig, parse_go_duration
 from extdns.syncconfig import SyncConfig
+from extdns.zone_guard import ZoneGuard, parse_namespace_domains
 
 
-def _split(value: Any) -> Any:
-    """Lists from env or flags: `service ingress`, `service,ingress`, or the flag given twice."""
-    if isinstance(value, str):
-        return [part for part in re.split(r"[\s,]+", value) if part]
-    if isinstance(value, list):
-        return [part for item in value for part in _split(str(item))]
-    return value
+def _splitter(separators: str) -> Callable[[Any], Any]:
+    """Split list values from env or flags on `separators`; a flag given twice adds its parts."""
+    pattern = re.compile(separators)
+
+    def split(value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in pattern.split(value) if part]
+        if isinstance(value, list):
+            return [part for item in value for part in split(str(item))]
+        return value
+
+    return split
 
 
-StrList = Annotated[list[str], NoDecode, BeforeValidator(_split)]
+# Lists: `service ingress` or `service,ingress`.
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_splitter(r"[\s,]+"))]
+# Map entries, whose values hold commas: `a=x,y;b=z` or `a=x,y b=z`.
+EntryList = Annotated[list[str], NoDecode, BeforeValidator(_splitter(r"[\s;]+"))]
 
 
 class SettingsError(ValueError):
@@ -69,6 +78,8 @@ class Settings(BaseSettings):
     regex_domain_filter: str = ""
     regex_domain_exclusion: str = ""
     managed_record_types: StrList = Field(default_factory=lambda: ["A", "AAAA", "CNAME"])
+    # tenancy: NAMESPACE=DOMAIN[,DOMAIN...] entries; when set, an object claims only its namespace's domains
+    namespace_domains: EntryList = Field(default_factory=list)
     # hostnames
     fqdn_template: str = ""
     combine_fqdn_annotation: bool = False
@@ -137,13 +148,14 @@ class Settings(BaseSettings):
             txt_wildcard_replacement=self.txt_wildcard_replacement,
             policy=self.policy,
             managed_record_types=frozenset(t.upper() for t in self.managed_record_types),
-            domain_filter=DomainFilter.from_flags(
-                self.domain_filter,
-                self.exclude_domains,
-                self.regex_domain_filter,
-                self.regex_domain_exclusion,
-            ),
+            domain_filter=self.domain_filters(),
             strictly_owned=self.coredns_strictly_owned,
+        )
+
+    def domain_filters(self) -> DomainFilter:
+        """--domain-filter, --exclude-domains and the regex forms; a bad regex raises ValueError naming it."""
+        return DomainFilter.from_flags(
+            self.domain_filter, self.exclude_domains, self.regex_domain_filter, self.regex_domain_exclusion
         )
 
     def source_config(self) -> SourceConfig:
@@ -158,6 +170,9 @@ class Settings(BaseSettings):
                 given[f.name] = tuple(value) if isinstance(value, list) else value
         given["min_ttl"] = int(self.min_ttl)
         given["fqdn_templates"] = tuple(t for t in self.fqdn_template.split(",") if t.strip())
+        given["zone_guard"] = ZoneGuard(
+            self.domain_filters(), parse_namespace_domains(self.namespace_domains)
+        )
         return SourceConfig(**given)
 
     def validate_all(self) -> Settings:

@@ -13,6 +13,7 @@ from extdns.sources.ingress import INGRESS_KIND, ingress_endpoints
 from extdns.sources.merge import dedupe_endpoints, merge_endpoints
 from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
 from extdns.sources.service import SERVICE_KIND, service_endpoints
+from extdns.zone_guard import Refusal
 
 __all__ = ["KIND_OF_SOURCE", "Collected", "collect", "endpoints_for", "endpoints_for_object"]
 
@@ -24,7 +25,8 @@ _MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 def endpoints_for_object(kind: str, obj: KubeObject, cluster: Cluster, cfg: SourceConfig) -> ObjectResult:
     """What one Service or Ingress claims now, unmerged; empty when the flags do not select it.
 
-    A malformed object yields a rejection, never an exception.
+    A malformed object yields a rejection, never an exception; so does each name the zone guard
+    refuses (`SourceConfig.zone_guard`), and the object's other names still count.
     """
     canonical = KIND_OF_SOURCE.get(kind.lower())
     if canonical is None:
@@ -34,10 +36,25 @@ def endpoints_for_object(kind: str, obj: KubeObject, cluster: Cluster, cfg: Sour
         return ObjectResult(rejections=[Rejection(ref, "object has no metadata.name")])
     try:
         if canonical == SERVICE_KIND:
-            return service_endpoints(obj, cluster, cfg)
-        return ingress_endpoints(obj, cfg)
+            result = service_endpoints(obj, cluster, cfg)
+        else:
+            result = ingress_endpoints(obj, cfg)
     except _MALFORMED as exc:
         return ObjectResult(rejections=[Rejection(ref, f"malformed object: {type(exc).__name__}: {exc}")])
+    return _guarded(ref, result, cfg)
+
+
+def _guarded(ref: ObjectRef, result: ObjectResult, cfg: SourceConfig) -> ObjectResult:
+    """The result without the names the zone guard refuses, each refused name rejected once."""
+    verdicts: dict[str, Refusal | None] = {}
+    for endpoint in result.endpoints:
+        if endpoint.dns_name not in verdicts:
+            verdicts[endpoint.dns_name] = cfg.zone_guard.check(ref.namespace, endpoint.dns_name)
+    refused = [Rejection(ref, r.reason, r.rule) for r in verdicts.values() if r is not None]
+    if not refused:
+        return result
+    kept = [e for e in result.endpoints if verdicts[e.dns_name] is None]
+    return ObjectResult(kept, [*result.rejections, *refused])
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from extdns.sources.annotations import DEFAULT_PREFIX
 from extdns.sources.selectors import Selector, SelectorError, parse_selector
 from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_templates
+from extdns.zone_guard import ZoneGuard
 
 __all__ = ["DEFAULT_CONTROLLER", "INGRESS_CLASS_ANNOTATION", "SERVICE_TYPES", "SOURCES", "SourceConfig"]
 
@@ -22,8 +23,9 @@ class SourceConfig:
 
     `min_ttl` is --min-ttl in whole seconds (0: off). `controller` is the value the `controller`
     annotation must have for an object to be ours. `exclude_unschedulable` and `expose_internal_ipv6`
-    are --exclude-unschedulable (default true) and --expose-internal-ipv6. The parsed selectors and
-    template are derived fields, built once here.
+    are --exclude-unschedulable (default true) and --expose-internal-ipv6. `zone_guard` refuses
+    reserved names and, with --namespace-domains, names outside a namespace's domains. The parsed
+    selectors and template are derived fields, built once here.
     """
 
     namespace: str = ""
@@ -45,6 +47,7 @@ class SourceConfig:
     min_ttl: int = 0
     annotation_prefix: str = DEFAULT_PREFIX
     controller: str = DEFAULT_CONTROLLER
+    zone_guard: ZoneGuard = field(default_factory=ZoneGuard)
     label_selector: Selector = field(init=False, repr=False, compare=False)
     annotation_selector: Selector = field(init=False, repr=False, compare=False)
     fqdn_template: FqdnTemplate | None = field(init=False, repr=False, compare=False)

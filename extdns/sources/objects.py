@@ -47,10 +47,14 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A problem found in one object: what was skipped and why; the object's other records still count."""
+    """A problem found in one object: what was skipped and why; the object's other records still count.
+
+    `rule` names the zone-guard rule that refused a name (`reserved`, `namespace`); empty for bad input.
+    """
 
     ref: ObjectRef
     reason: str
+    rule: str = ""
 
     @property
     def kind(self) -> str:
