@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dnsserver import listen
 from dnsserver.cache import AnswerCache
 from dnsserver.corefile import EtcdConfig, ServerBlock
-from dnsserver.observability import HttpOps, Metrics, QueryLog
+from dnsserver.observability import HttpOps, Metrics, QueryLog, Route
 from dnsserver.server import Block, Engine
 from dnsserver.store import Store
 
@@ -28,10 +28,12 @@ class App:
         host: str = "",
         querylog: QueryLog | None = None,
         reuse_port: bool = False,
+        ops_addr: str | None = None,
     ) -> None:
         self.cfgs = blocks
         self.host = host  # overrides every block's `bind` (the -dns.host flag)
-        self.reuse_port = reuse_port
+        self.reuse_port = reuse_port  # one of several processes on the same port
+        self.ops_addr = ops_addr  # serve health/ready/metrics here instead of the Corefile's addresses
         self.metrics = Metrics()
         self.querylog = querylog or QueryLog()
         self.stores: dict[EtcdConfig, Store] = {}
@@ -81,9 +83,13 @@ class App:
             engine.invalidate(key)
 
     def _ops_routes(self) -> None:
-        for cfg in self.cfgs:
+        health: Route = lambda: (200, b"OK", "text/plain")  # noqa: E731
+        if self.ops_addr:  # one of several processes: the parent asks for all three here
+            for path, route in (("/health", health), ("/ready", self._ready), ("/metrics", self._metrics)):
+                self.http.add(self.ops_addr, path, route)
+        for cfg in [] if self.ops_addr else self.cfgs:
             if cfg.health:
-                self.http.add(cfg.health, "/health", lambda: (200, b"OK", "text/plain"))
+                self.http.add(cfg.health, "/health", health)
             if cfg.ready:
                 self.http.add(cfg.ready, "/ready", self._ready)
             if cfg.prometheus:

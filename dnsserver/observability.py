@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -10,6 +11,7 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 # plugin.TimeBuckets: ExponentialBuckets(0.00025, 2, 16)
@@ -206,7 +208,52 @@ class QueryLog:
         self.out.write(line + "\n")
 
 
-Route = Callable[[], tuple[int, bytes, str]]
+# Gauges that every process reports about the same etcd data: the whole server's value is not the sum.
+GAUGE_MERGE: dict[str, Callable[[list[float]], float]] = {
+    "extdns_dnsserver_keys_loaded": max,
+    "extdns_dnsserver_snapshot_loaded": min,
+    "extdns_dnsserver_snapshot_age_seconds": max,
+}
+
+
+def merge_metrics(texts: list[str], processes: int) -> bytes:
+    """One server's metrics from its processes' scrapes: counters and histograms summed, gauges by rule."""
+    families: dict[str, tuple[str, str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]]] = {}
+    for text in texts:
+        for fam in text_string_to_metric_families(text):
+            _, _, samples = families.setdefault(fam.name, (fam.type, fam.documentation, {}))
+            for sm in fam.samples:
+                if sm.name.endswith("_created"):
+                    continue
+                samples.setdefault((sm.name, tuple(sorted(sm.labels.items()))), []).append(sm.value)
+    out: list[str] = []
+    for name, (kind, doc, samples) in families.items():
+        shown = f"{name}_total" if kind == "counter" else name
+        out += [f"# HELP {shown} {doc}", f"# TYPE {shown} {kind}"]
+        combine = GAUGE_MERGE.get(name, sum) if kind == "gauge" else sum
+        for (sample, labels), values in samples.items():
+            lab = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+            out.append(
+                f"{sample}{{{lab}}} {float(combine(values))!r}"
+                if lab
+                else f"{sample} {float(combine(values))!r}"
+            )
+    out += [
+        "# HELP extdns_dnsserver_processes Server processes configured.",
+        "# TYPE extdns_dnsserver_processes gauge",
+        f"extdns_dnsserver_processes {float(processes)!r}",
+        "# HELP extdns_dnsserver_processes_up Server processes that answered this scrape.",
+        "# TYPE extdns_dnsserver_processes_up gauge",
+        f"extdns_dnsserver_processes_up {float(len(texts))!r}",
+    ]
+    return ("\n".join(out) + "\n").encode()
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+Route = Callable[[], "tuple[int, bytes, str] | Awaitable[tuple[int, bytes, str]]"]
 
 
 class HttpOps:
@@ -249,7 +296,8 @@ class HttpOps:
             parts = line.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) > 1 else "/"
             route = routes.get(path)
-            status, body, ctype = route() if route else (404, b"404 page not found\n", "text/plain")
+            got = route() if route else (404, b"404 page not found\n", "text/plain")
+            status, body, ctype = await got if inspect.isawaitable(got) else got
             reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
             writer.write(
                 f"HTTP/1.0 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
