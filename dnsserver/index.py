@@ -43,6 +43,7 @@ def make_entry(key: str, raw: bytes) -> Entry | DecodeError:
 
 
 T_A, T_TXT, T_AAAA = 1, 16, 28
+MAX_ROLLUPS = 256  # names whose subtree answers are kept ready at once
 POINTER_TO_QUESTION = b"\xc0\x0c"  # the question's name starts right after the 12-byte header
 
 
@@ -188,9 +189,24 @@ class Index:
         self._data: dict[str, Entry | None] = {}
         self._rollups: dict[str, Rollup] = {}
 
+    def count_below(self, prefix: str) -> int:
+        """How many keys start with `prefix` (which ends with '/'), in two binary searches."""
+        keys = self._keys
+        lo = bisect_left(keys, _order(prefix), key=_order)
+        hi = bisect_left(keys, _order(prefix[:-1] + "0"), key=_order)  # '0' follows '/' in byte order
+        return hi - lo
+
     def rollup(self, path: str) -> Rollup:
-        """The kept-ready answers below `path`: built on first use, then updated with every change."""
-        r = self._rollups.get(path)
+        """The kept-ready answers below `path`: built on first use, then updated with every change.
+
+        At most MAX_ROLLUPS are kept; the least recently used goes first.
+        """
+        r = self._rollups.pop(path, None)
+        if r is not None:
+            self._rollups[path] = r  # most recently used last
+            return r
+        if len(self._rollups) >= MAX_ROLLUPS:
+            del self._rollups[next(iter(self._rollups))]
         if r is None:
             r = Rollup(path)
             keys, data = self._keys, self._data

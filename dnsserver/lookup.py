@@ -27,6 +27,8 @@ T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX, T_TXT, T_AAAA, T_SRV = (
 )
 T_HINFO, T_ANY = 13, 255
 MAX_CNAME_CHAIN = 10
+ROLLUP_MIN = 32  # records below a name from which its answers are kept ready rather than gathered
+MIN_RECORD = 13  # bytes of the smallest answer record (owner pointer, header, one-byte rdata)
 SOA_TTL = 30
 RFC8482_TTL = 8482
 
@@ -67,6 +69,7 @@ class Zone:
     fallthrough: tuple[str, ...] | None = None
     upstream: Upstream | None = None
     deps: set[str] = field(default_factory=set)  # key prefixes read (cache invalidation)
+    max_records: float = math.inf  # answer records the reply can carry at most (UDP: budget / MIN_RECORD)
 
 
 def fqdn(name: str) -> str:
@@ -233,28 +236,39 @@ def _chase(
     out.extend(answers)
 
 
-def _whole_zone(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> list[Record] | None:
-    """The A, AAAA or TXT answer at the apex or at `*.zone` from the index's rollup; None: ask the slow way.
+def _ready_subtree(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> list[Record] | None:
+    """The A, AAAA or TXT answer of a name with many records below it, from the index's rollup.
 
-    Both read every record of the zone. The rollup keeps the deduplicated records in key order as
-    etcd changes; only the name hosts among them are chased here, each at its place.
+    CoreDNS answers a name (and `*.name`) from every record below it: at a domain's apex that is the
+    whole domain. The rollup keeps those records deduplicated in key order as etcd changes; only the
+    name hosts among them are chased here, each at its place. None: answer the ordinary way (few
+    records below, records with a group, a wildcard deeper in the name).
     """
     name = qname.lower()
-    if name == z.name:
-        if qtype != T_TXT:  # the apex A/AAAA answer comes from apex.dns.<zone> when that exists
-            apex = name_to_key(_join("apex.dns", z.name), z.prefix)
-            z.deps.add(apex)
-            if z.index.subtree(apex + "/")[0] or z.index.exact(apex)[0]:
-                return None
-    elif name not in (_join("*", z.name), _join("any", z.name)):
+    base = name
+    first, _, rest = name.partition(".")
+    if first in ("*", "any") and rest and is_subdomain(z.name, rest):
+        base = rest
+    if any(label in ("*", "any") for label in base.split(".")) or not is_subdomain(z.name, base):
         return None
-    path = name_to_key(z.name, z.prefix)
+    if base == name == z.name and qtype != T_TXT:
+        apex = name_to_key(_join("apex.dns", z.name), z.prefix)  # the apex's own answer wins
+        z.deps.add(apex)
+        if z.index.subtree(apex + "/")[0] or z.index.exact(apex)[0]:
+            return None
+    path = name_to_key(base, z.prefix)
+    if z.index.count_below(path + "/") < ROLLUP_MIN:
+        return None
     z.deps.add(path)
     roll = z.index.rollup(path)
-    if roll.grouped or not roll.keys:
+    if roll.grouped:
         return None
     out: list[Record] = []
+    limit = z.max_records
     for key, ready in roll.answers[qtype]:
+        if len(out) >= limit:
+            state["tc"] = True  # more than the reply can carry: what is left would be cut anyway
+            break
         if ready is not None:
             out.append(ready)
             continue
@@ -266,7 +280,7 @@ def _whole_zone(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> list
 
 def _addr(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[str, bool]) -> list[Record]:
     if not previous:
-        ready = _whole_zone(z, qname, qtype, state)
+        ready = _ready_subtree(z, qname, qtype, state)
         if ready is not None:
             return ready
     out: list[Record] = []
@@ -284,7 +298,7 @@ def _addr(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[s
 
 def _txt(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[str, bool]) -> list[Record]:
     if not previous:
-        ready = _whole_zone(z, qname, T_TXT, state)
+        ready = _ready_subtree(z, qname, T_TXT, state)
         if ready is not None:
             return ready
     out: list[Record] = []

@@ -80,7 +80,7 @@ class Engine:
         return best
 
     def resolve(
-        self, qname: str, qtype: int, deps: set[str], depth: int = 0
+        self, qname: str, qtype: int, deps: set[str], depth: int = 0, udp: wire.Query | None = None
     ) -> tuple[Result, Block | None, str]:
         """The answer of the whole server for one question (also the upstream re-entry for CNAME targets)."""
         name = qname.lower()
@@ -110,6 +110,8 @@ class Engine:
             return res.answer, res.truncated
 
         z = Zone(ezone, store.prefix, store.index, etcd.fallthrough, upstream, deps)
+        if udp is not None:  # answers past what the UDP reply can carry need not be gathered
+            z.max_records = wire.budget(udp, "udp", block.cfg.bufsize) // lookup.MIN_RECORD + 1
         res = lookup.answer(z, qname, qtype, serial)
         if res.fallthrough:
             return Result(wire.SERVFAIL, error="no next plugin found"), block, bzone
@@ -146,7 +148,7 @@ class Engine:
             return wire.encode(q, wire.REFUSED, [], [], [], proto, aa=False)
         deps: set[str] = set()
         try:
-            res, block, zone = self.resolve(q.qname, q.qtype, deps)
+            res, block, zone = self.resolve(q.qname, q.qtype, deps, udp=q if proto == "udp" else None)
         except Exception as err:  # a bug must cost one answer, never the server
             log.exception("lookup failed for %s %s", q.qname, q.qtype)
             res, block, zone = Result(wire.SERVFAIL, error=str(err)), None, "."
@@ -188,7 +190,7 @@ class Engine:
         denial = res.rcode == wire.NXDOMAIN or not res.answer
         if block.cache is not None:
             self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
-        if res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated and not out[2] & 0x02:
+        if res.rcode in (wire.NOERROR, wire.NXDOMAIN):  # a TC reply is memoised too: the cache skips it
             name_end = 10 + len(q.question) - 4  # in the query after its ID
             entry = CacheEntry(data[2:], out, FOREVER, tuple(sorted(deps)), labels, denial, name_end=name_end)
             self._keep(block, res, q, proto, data, ttl, entry)
