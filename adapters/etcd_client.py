@@ -115,7 +115,10 @@ def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
     auth = {"user": settings.username or None, "password": settings.password or None}
     if len(settings.endpoints) == 1 and not settings.secure:
         e = settings.endpoints[0]
-        return pyetcd.client(host=e.host, port=e.port, timeout=settings.timeout, grpc_options=options, **auth)
+        plain = pyetcd.client(
+            host=e.host, port=e.port, timeout=settings.timeout, grpc_options=options, **auth
+        )
+        return _token_as_metadata(plain)
     creds = None
     if settings.secure:
         creds = grpc.ssl_channel_credentials(
@@ -127,6 +130,17 @@ def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
         pyetcd.Endpoint(e.host, e.port, secure=settings.secure, creds=creds, opts=options)
         for e in settings.endpoints
     ]
-    return pyetcd.MultiEndpointEtcd3Client(
-        endpoints=endpoints, timeout=settings.timeout, failover=True, **auth
+    return _token_as_metadata(
+        pyetcd.MultiEndpointEtcd3Client(endpoints=endpoints, timeout=settings.timeout, failover=True, **auth)
     )
+
+
+def _token_as_metadata(client: pyetcd.Etcd3Client) -> pyetcd.Etcd3Client:
+    """Send the auth token only as the `token` metadata pyetcd already adds, as etcd's Go client does.
+
+    pyetcd also wraps it in gRPC call credentials, which gRPC refuses on a plain http:// channel
+    ("Established channel does not have a sufficient security level"), so ETCD_USERNAME/ETCD_PASSWORD
+    never worked without TLS.
+    """
+    client.call_credentials = None
+    return client

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     app = App(blocks, args.host)
     try:
         loop.run_until_complete(app.start())
+    except CorefileError as err:  # a setting found wrong when it is used (e.g. an etcd TLS file)
+        print(f"dnsserver: {err}", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"dnsserver: cannot listen: {err}", file=sys.stderr)
         return 1

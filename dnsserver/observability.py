@@ -56,6 +56,7 @@ class Metrics(Collector):
         self.gauges: dict[str, Callable[[], float]] = {}
         self.store_counters: dict[tuple[str, str], int] = {}
         self.ratelimited: dict[str, int] = {}  # "drop" / "slip" -> responses
+        self.memo = {True: 0, False: 0}  # answer memo hits, and queries that needed a lookup
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -141,6 +142,15 @@ class Metrics(Collector):
         for action, v in list(self.ratelimited.items()):
             limited.add_metric([action], v)
         yield limited
+        for hit, word in ((True, "hits"), (False, "lookups")):
+            c = CounterMetricFamily(
+                f"extdns_dnsserver_answer_memo_{word}",
+                "Replies served from the answer memo."
+                if hit
+                else "Queries answered by a lookup in the index.",
+            )
+            c.add_metric([], self.memo[hit])
+            yield c
         names = sorted({n for n, _ in self.store_counters})
         for n in names:
             c = CounterMetricFamily(f"extdns_dnsserver_{n}", f"Store counter {n}.", labels=["store"])

@@ -16,8 +16,9 @@ import traceback
 from pathlib import Path
 
 from dnsserver.app import App, new_loop
-from dnsserver.corefile import ServerBlock
+from dnsserver.corefile import CorefileError, ServerBlock
 from dnsserver.observability import HttpOps, merge_metrics
+from dnsserver.store import conn_spec
 
 log = logging.getLogger("dnsserver")
 CHILD_OPS = "127.0.0.1:0"  # each process's own health/ready/metrics: loopback, a free port
@@ -78,6 +79,9 @@ def _child(blocks: list[ServerBlock], host: str, report: int) -> None:
             loop.add_signal_handler(sig, stop.set)
         loop.run_until_complete(stop.wait())
         loop.run_until_complete(app.stop())
+    except CorefileError as err:
+        print(f"dnsserver: {err}", file=sys.stderr, flush=True)
+        code = 2  # a setting no restart can fix
     except OSError as err:
         print(f"dnsserver: cannot listen: {err}", file=sys.stderr, flush=True)
         code = 1
@@ -266,6 +270,13 @@ async def _get(port: int, path: str) -> tuple[int, bytes] | None:
 def run(blocks: list[ServerBlock], host: str, n: int) -> int:
     """The parent: start `n` processes, print where they listen, supervise until SIGTERM/SIGINT."""
     blocks = fixed_ports(blocks, host)
+    try:
+        for b in blocks:  # a bad etcd setting is said once, here, not by every process
+            if b.etcd is not None:
+                conn_spec(b.etcd)
+    except CorefileError as err:
+        print(f"dnsserver: {err}", file=sys.stderr)
+        return 1
     loop = asyncio.new_event_loop()  # the plain loop: the parent forks, and only serves ops HTTP
     asyncio.set_event_loop(loop)
     sup = Supervisor(blocks, host, n)

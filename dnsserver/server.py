@@ -135,6 +135,7 @@ class Engine:
                 return out
         hit = self.memo.get(proto, data, now)
         if hit is not None:
+            self.metrics.memo[True] += 1
             out = hit.reply(data)
             self._account(hit.labels, proto, addr, data, out, start, "etcd", hit=False, denial=hit.denial)
             return out
@@ -147,6 +148,7 @@ class Engine:
         if q.qclass != 1:
             return wire.encode(q, wire.REFUSED, [], [], [], proto, aa=False)
         deps: set[str] = set()
+        self.metrics.memo[False] += 1  # a lookup: what the memo could not answer
         try:
             res, block, zone = self.resolve(q.qname, q.qtype, deps, udp=q if proto == "udp" else None)
         except Exception as err:  # a bug must cost one answer, never the server

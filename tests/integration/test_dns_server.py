@@ -271,3 +271,20 @@ def test_a_snapshot_larger_than_one_grpc_message_is_read_in_pages(
     rev, items = read_prefix(etcd, prefix + "/", page=5)
     assert [k for k, _ in items] == [f"{prefix}/k{i:02d}" for i in range(23)]
     assert rev == int(etcd.get_response(f"{prefix}/k00").header.revision)
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_an_etcd_tls_file_that_is_missing_stops_startup_with_one_line(tmp_path: Path, processes: str) -> None:
+    cf = tmp_path / "Corefile"
+    cf.write_text(". {\n etcd {\n  endpoint https://127.0.0.1:2379\n  tls /missing.crt\n }\n}\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "dnsserver", "-conf", str(cf), "-dns.port", str(testenv.free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "DNSSERVER_PROCESSES": processes},
+    )
+    assert r.returncode == 1
+    [line] = r.stderr.strip().splitlines()
+    assert line.startswith("dnsserver: etcd") and "/missing.crt" in line, r.stderr
