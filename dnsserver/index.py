@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ class Entry:
     ip: str  # canonical address for A/AAAA, else ""
     ttl: int
     priority: int
+    ready: Ready | None = None  # the A, AAAA or TXT answer record it gives, packed once
 
     @property
     def depth(self) -> int:
@@ -39,7 +40,8 @@ def make_entry(key: str, raw: bytes) -> Entry | DecodeError:
         return svc
     kind = host_type(svc) if svc.host else "TXT"
     ip = canonical_address(svc.host) if kind in ("A", "AAAA") else ""
-    return Entry(key, svc, kind, ip, svc.ttl or DEFAULT_TTL, svc.priority or DEFAULT_PRIORITY)
+    ttl = svc.ttl or DEFAULT_TTL
+    return Entry(key, svc, kind, ip, ttl, svc.priority or DEFAULT_PRIORITY, _ready(kind, ip, ttl, svc.text))
 
 
 T_A, T_TXT, T_AAAA = 1, 16, 28
@@ -76,85 +78,113 @@ def text_strings(text: str) -> list[bytes]:
     return out
 
 
-def _ready(e: Entry) -> Ready:
-    if e.kind == "A":
-        return Ready(T_A, e.ttl, ipaddress.IPv4Address(e.ip).packed)
-    if e.kind == "AAAA":
-        return Ready(T_AAAA, e.ttl, ipaddress.IPv6Address(e.ip).packed)
-    return Ready(T_TXT, e.ttl, b"".join(bytes([len(s)]) + s for s in text_strings(e.svc.text)))
+def _ready(kind: str, ip: str, ttl: int, text: str) -> Ready | None:
+    if kind == "A":
+        return Ready(T_A, ttl, ipaddress.IPv4Address(ip).packed)
+    if kind == "AAAA":
+        return Ready(T_AAAA, ttl, ipaddress.IPv6Address(ip).packed)
+    if kind == "TXT" and text:
+        return Ready(T_TXT, ttl, b"".join(bytes([len(s)]) + s for s in text_strings(text)))
+    return None
+
+
+def _value(cls: int, e: Entry) -> str | None:
+    """An entry's part in one answer of a rollup: its host or text (deduplicated), "" to chase, None."""
+    kind = e.kind
+    if kind == "CNAME":
+        return ""
+    if (cls == T_A and kind == "A") or (cls == T_AAAA and kind == "AAAA"):
+        return e.svc.host
+    if cls == T_TXT and kind == "TXT" and e.svc.text:
+        return e.svc.text
+    return None
 
 
 class _Ordered:
-    """One answer of a rollup in key order: the first key of each distinct value, and every chase key."""
+    """One answer of a rollup in key order: the first key of each distinct value, and every chase key.
 
-    def __init__(self) -> None:
+    It holds keys only (the records are the index's); a value held by several keys remembers how many.
+    """
+
+    def __init__(self, cls: int, rescan: Callable[[int, str, str], str]) -> None:
+        self.cls = cls
+        self.rescan = rescan  # (class, value, leaving key) -> the first other key below the name holding it
         self.keys: list[str] = []  # item keys in etcd byte order
-        self.items: dict[str, Ready | None] = {}  # item key -> its record; None: a name to chase (CNAME)
         self.first: dict[str, str] = {}  # value -> its first key
-        self.holders: dict[str, dict[str, Ready]] = {}  # value -> every key holding it, with its record
-        self.value_of: dict[str, str] = {}
+        self.more: dict[str, int] = {}  # value -> keys holding it beyond the first
 
-    def _insert(self, key: str, rec: Ready | None) -> None:
+    def _insert(self, key: str) -> None:
         insort(self.keys, key, key=_order)
-        self.items[key] = rec
 
     def _remove(self, key: str) -> None:
-        del self.items[key]
-        i = bisect_left(self.keys, _order(key), key=_order)
-        del self.keys[i]
+        del self.keys[bisect_left(self.keys, _order(key), key=_order)]
 
-    def add(self, key: str, value: str | None, rec: Ready | None) -> None:
-        if value is None or rec is None:
-            self._insert(key, None)
-            return
-        self.value_of[key] = value
-        self.holders.setdefault(value, {})[key] = rec
-        first = self.first.get(value)
-        if first is None or _order(key) < _order(first):
-            if first is not None:
-                self._remove(first)
-            self.first[value] = key
-            self._insert(key, rec)
-
-    def discard(self, key: str) -> None:
-        value = self.value_of.pop(key, None)
+    def add(self, key: str, e: Entry) -> None:
+        value = _value(self.cls, e)
         if value is None:
-            if key in self.items:
-                self._remove(key)
             return
-        holders = self.holders[value]
-        del holders[key]
+        if value == "":
+            self._insert(key)
+            return
+        first = self.first.get(value)
+        if first is None:
+            self.first[value] = key
+            self._insert(key)
+            return
+        self.more[value] = self.more.get(value, 0) + 1
+        if _order(key) < _order(first):
+            self._remove(first)
+            self.first[value] = key
+            self._insert(key)
+
+    def discard(self, key: str, e: Entry) -> None:
+        value = _value(self.cls, e)
+        if value is None:
+            return
+        if value == "":
+            self._remove(key)
+            return
+        more = self.more.get(value, 0)
+        if more:
+            if more == 1:
+                del self.more[value]
+            else:
+                self.more[value] = more - 1
         if self.first[value] != key:
             return
         self._remove(key)
-        if not holders:
-            del self.holders[value], self.first[value]
+        if not more:
+            del self.first[value]
             return
-        nxt = min(holders, key=_order)  # only when the first holder of a shared value goes
+        # The first of several holders went: find the next one (a scan, only in this case).
+        nxt = self.rescan(self.cls, value, key)
         self.first[value] = nxt
-        self._insert(nxt, holders[nxt])
-
-    def __iter__(self) -> Iterator[tuple[str, Ready | None]]:
-        items = self.items
-        return ((k, items[k]) for k in self.keys)
+        self._insert(nxt)
 
 
 class Rollup:
-    """The whole-subtree answers of one name (a zone apex, `*.zone`) kept ready as the index changes.
+    """The whole-subtree answers of one name (a domain apex, `*.name`) kept ready as the index changes.
 
     CoreDNS answers these from every record below the name: deduplicated A, AAAA and TXT records in
     key order, with name hosts chased as CNAMEs at their place. Rebuilding that per query costs the
-    zone's size; here each change costs a few dict and list operations and a query walks only what
+    subtree's size; here each change costs a few dict and list operations and a query walks only what
     it returns. Records with a `group` make the answer depend on all of them at once: while any
     exists below the name, `grouped` is set and the caller answers the slow way.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, index: Index) -> None:
         self.path = path
         self.below = path + "/"
+        self.index = index
         self.keys = 0  # keys below the path, good or bad
         self.grouped = 0
-        self.answers = {T_A: _Ordered(), T_AAAA: _Ordered(), T_TXT: _Ordered()}
+        self.answers = {cls: _Ordered(cls, self._rescan) for cls in (T_A, T_AAAA, T_TXT)}
+
+    def _rescan(self, cls: int, value: str, leaving: str) -> str:
+        for e in self.index.subtree(self.below)[1]:
+            if e.key != leaving and _value(cls, e) == value:
+                return e.key
+        raise AssertionError(f"rollup {self.path}: no key holds {value!r} any more")
 
     def add(self, key: str, e: Entry | None) -> None:
         self.keys += 1
@@ -162,23 +192,26 @@ class Rollup:
             return
         if e.svc.group:
             self.grouped += 1
-        kind = e.kind
-        if kind == "CNAME":
-            for ordered in self.answers.values():
-                ordered.add(key, None, None)
-        elif kind == "A" or kind == "AAAA":
-            self.answers[T_A if kind == "A" else T_AAAA].add(key, e.svc.host, _ready(e))
-        if kind == "TXT" and e.svc.text:
-            self.answers[T_TXT].add(key, e.svc.text, _ready(e))
+        for ordered in self.answers.values():
+            ordered.add(key, e)
 
     def discard(self, key: str, e: Entry | None) -> None:
+        """Called before the key leaves the index (or is replaced in it)."""
         self.keys -= 1
         if e is None:
             return
         if e.svc.group:
             self.grouped -= 1
         for ordered in self.answers.values():
-            ordered.discard(key)
+            ordered.discard(key, e)
+
+    def walk(self, cls: int) -> Iterator[Entry]:
+        """The entries of one answer in order: a first holder (use its `ready`) or a name to chase."""
+        data = self.index._data
+        for key in self.answers[cls].keys:
+            e = data[key]
+            if e is not None:
+                yield e
 
 
 class Index:
@@ -189,12 +222,11 @@ class Index:
         self._data: dict[str, Entry | None] = {}
         self._rollups: dict[str, Rollup] = {}
 
-    def count_below(self, prefix: str) -> int:
-        """How many keys start with `prefix` (which ends with '/'), in two binary searches."""
+    def has_below(self, prefix: str, n: int) -> bool:
+        """Whether at least n keys start with `prefix`: one binary search, then a look n keys on."""
         keys = self._keys
-        lo = bisect_left(keys, _order(prefix), key=_order)
-        hi = bisect_left(keys, _order(prefix[:-1] + "0"), key=_order)  # '0' follows '/' in byte order
-        return hi - lo
+        i = bisect_left(keys, _order(prefix), key=_order) + n - 1
+        return i < len(keys) and keys[i].startswith(prefix)
 
     def rollup(self, path: str) -> Rollup:
         """The kept-ready answers below `path`: built on first use, then updated with every change.
@@ -208,7 +240,7 @@ class Index:
         if len(self._rollups) >= MAX_ROLLUPS:
             del self._rollups[next(iter(self._rollups))]
         if r is None:
-            r = Rollup(path)
+            r = Rollup(path, self)
             keys, data = self._keys, self._data
             i = bisect_left(keys, _order(r.below), key=_order)
             while i < len(keys) and keys[i].startswith(r.below):

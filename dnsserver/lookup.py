@@ -257,7 +257,7 @@ def _ready_subtree(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> l
         if z.index.subtree(apex + "/")[0] or z.index.exact(apex)[0]:
             return None
     path = name_to_key(base, z.prefix)
-    if z.index.count_below(path + "/") < ROLLUP_MIN:
+    if not z.index.has_below(path + "/", ROLLUP_MIN):
         return None
     z.deps.add(path)
     roll = z.index.rollup(path)
@@ -265,15 +265,13 @@ def _ready_subtree(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> l
         return None
     out: list[Record] = []
     limit = z.max_records
-    for key, ready in roll.answers[qtype]:
+    for e in roll.walk(qtype):
         if len(out) >= limit:
             state["tc"] = True  # more than the reply can carry: what is left would be cut anyway
             break
-        if ready is not None:
-            out.append(ready)
-            continue
-        found, e = z.index.exact(key)
-        if found and e is not None:
+        if e.ready is not None and e.kind != "CNAME":
+            out.append(e.ready)
+        else:
             _chase(z, qname, e, qtype, [], out, state)
     return out
 

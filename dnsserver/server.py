@@ -160,7 +160,7 @@ class Engine:
             return out
         ttl: int | None = None
         # `any` answers before the cache plugin, as in CoreDNS's plugin order: its TTL is not capped.
-        cacheable = res.rcode in (wire.NOERROR, wire.NXDOMAIN) and not res.truncated and res.authoritative
+        cacheable = res.rcode in (wire.NOERROR, wire.NXDOMAIN) and res.authoritative  # TC too: deterministic
         if block.cache is not None and cacheable:
             ttl = self._cap_ttl(block, res)
         try:

@@ -68,7 +68,7 @@ def _ready(ops: int) -> bool:
 def _gone(pid: int) -> bool:
     try:
         return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped meanwhile
         return True
 
 
