@@ -18,6 +18,7 @@ COPY emitter ./emitter
 COPY process ./process
 COPY tasks ./tasks
 COPY dnsserver ./dnsserver
+COPY etcdconn ./etcdconn
 RUN pip wheel --wheel-dir /wheels .
 
 # ---- runtime: a venv installed from the wheelhouse only, run as an unprivileged user

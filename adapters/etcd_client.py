@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import grpc
 import pyetcd
+
+from etcdconn import connection as etcd_conn
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
 
@@ -19,10 +18,7 @@ class EtcdConfigError(ValueError):
     """A bad ETCD_* setting; the message names it."""
 
 
-@dataclass(frozen=True)
-class EtcdEndpoint:
-    host: str
-    port: int
+EtcdEndpoint = etcd_conn.Endpoint
 
 
 @dataclass(frozen=True)
@@ -66,21 +62,25 @@ class EtcdSettings:
         settings = cls(
             endpoints=tuple(endpoints),
             secure=schemes == {"https"},
-            username=env.get("ETCD_USERNAME", ""),
-            password=env.get("ETCD_PASSWORD", ""),
+            # ExternalDNS authenticates only when both are set, and ignores one alone.
+            username=env.get("ETCD_USERNAME", "") if env.get("ETCD_PASSWORD") else "",
+            password=env.get("ETCD_PASSWORD", "") if env.get("ETCD_USERNAME") else "",
             ca_file=env.get("ETCD_CA_FILE", ""),
             cert_file=cert,
             key_file=key,
             server_name=env.get("ETCD_TLS_SERVER_NAME", ""),
             insecure=env.get("ETCD_TLS_INSECURE", "").lower() in TRUE_WORDS,
         )
-        for name, path in (
-            ("ETCD_CA_FILE", settings.ca_file),
-            ("ETCD_CERT_FILE", cert),
-            ("ETCD_KEY_FILE", key),
-        ):
-            if path and not Path(path).is_file():
-                raise EtcdConfigError(f"{name}={path!r}: no such file")
+        names = {
+            "ca": "ETCD_CA_FILE",
+            "cert": "ETCD_CERT_FILE",
+            "key": "ETCD_KEY_FILE",
+            "credentials": "ETCD_*",
+        }
+        try:
+            spec(settings).check(names)
+        except etcd_conn.EtcdConnError as e:
+            raise EtcdConfigError(str(e)) from e
         return settings
 
     @property
@@ -89,58 +89,22 @@ class EtcdSettings:
         return ",".join(f"{scheme}://{e.host}:{e.port}" for e in self.endpoints)
 
 
-def _read(path: str) -> bytes | None:
-    return Path(path).read_bytes() if path else None
-
-
-def _root_certificates(settings: EtcdSettings) -> bytes | None:
-    if settings.ca_file:
-        return _read(settings.ca_file)
-    if settings.insecure:
-        # gRPC cannot skip verification: trust whatever certificate the first endpoint presents.
-        first = settings.endpoints[0]
-        return ssl.get_server_certificate((first.host, first.port)).encode()
-    return None
-
-
-def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
-    """A client for the settings; several endpoints fail over in order."""
-    # Reconnect within seconds after an outage (gRPC's default backoff grows to two minutes).
-    options: list[tuple[str, str | int]] = [
-        ("grpc.initial_reconnect_backoff_ms", 200),
-        ("grpc.max_reconnect_backoff_ms", 2000),
-    ]
-    if settings.server_name:
-        options.append(("grpc.ssl_target_name_override", settings.server_name))
-    auth = {"user": settings.username or None, "password": settings.password or None}
-    if len(settings.endpoints) == 1 and not settings.secure:
-        e = settings.endpoints[0]
-        plain = pyetcd.client(
-            host=e.host, port=e.port, timeout=settings.timeout, grpc_options=options, **auth
-        )
-        return _token_as_metadata(plain)
-    creds = None
-    if settings.secure:
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=_root_certificates(settings),
-            private_key=_read(settings.key_file),
-            certificate_chain=_read(settings.cert_file),
-        )
-    endpoints = [
-        pyetcd.Endpoint(e.host, e.port, secure=settings.secure, creds=creds, opts=options)
-        for e in settings.endpoints
-    ]
-    return _token_as_metadata(
-        pyetcd.MultiEndpointEtcd3Client(endpoints=endpoints, timeout=settings.timeout, failover=True, **auth)
+def spec(settings: EtcdSettings) -> etcd_conn.ConnSpec:
+    """The shared connection description of these settings."""
+    return etcd_conn.ConnSpec(
+        endpoints=tuple(etcd_conn.Endpoint(e.host, e.port) for e in settings.endpoints),
+        secure=settings.secure,
+        ca_file=settings.ca_file,
+        cert_file=settings.cert_file,
+        key_file=settings.key_file,
+        server_name=settings.server_name,
+        insecure_skip_verify=settings.insecure,
+        username=settings.username,
+        password=settings.password,
+        timeout=settings.timeout,
     )
 
 
-def _token_as_metadata(client: pyetcd.Etcd3Client) -> pyetcd.Etcd3Client:
-    """Send the auth token only as the `token` metadata pyetcd already adds, as etcd's Go client does.
-
-    pyetcd also wraps it in gRPC call credentials, which gRPC refuses on a plain http:// channel
-    ("Established channel does not have a sufficient security level"), so ETCD_USERNAME/ETCD_PASSWORD
-    never worked without TLS.
-    """
-    client.call_credentials = None
-    return client
+def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
+    """A client for the settings; several endpoints fail over in order; the auth token is renewed."""
+    return etcd_conn.connect(spec(settings))

@@ -57,7 +57,7 @@ def trivial(port: int) -> None:
     uvloop.run(serve())
 
 
-def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, int]:
+def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, int, dict[str, int]]:
     out = subprocess.run(
         [
             str(testenv.debian_binary("dnsperf", "dnsperf")),
@@ -70,7 +70,9 @@ def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, int]:
     ).stdout
     qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lost = re.search(r"Queries lost:\s+(\d+)", out)
-    return qps, int(lost.group(1)) if lost else -1
+    codes = re.search(r"Response codes:\s+(.*)", out)
+    rcodes = {m[0]: int(m[1]) for m in re.findall(r"([A-Z]+) (\d+)", codes.group(1) if codes else "")}
+    return qps, int(lost.group(1)) if lost else -1, rcodes
 
 
 def load(c: pyetcd.Etcd3Client, names: int) -> None:
@@ -138,6 +140,18 @@ def amplification(port: int, names: list[str]) -> dict[str, tuple[float, str]]:
     return out
 
 
+def memo_ratio(port: int) -> str:
+    """How many of the server's replies came from the answer memo (its own counters)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    hits = float(re.search(r"^extdns_dnsserver_answer_memo_hits_total (\S+)", text, re.M).group(1))  # type: ignore[union-attr]
+    looked = float(re.search(r"^extdns_dnsserver_answer_memo_lookups_total (\S+)", text, re.M).group(1))  # type: ignore[union-attr]
+    share = 100 * hits / max(1.0, hits + looked)
+    return f"{hits:,.0f} memo hits, {looked:,.0f} lookups ({share:.1f}% from the memo)"
+
+
 def stats(xs: list[float]) -> str:
     return f"{statistics.median(xs):>9,.0f} ({min(xs):,.0f}-{max(xs):,.0f})"
 
@@ -182,7 +196,8 @@ def main() -> int:
         conf = work / "Corefile"
         conf.write_text(f". {{\n etcd {{\n  endpoint {url}\n }}\n cache 30\n prometheus 127.0.0.1:0\n}}\n")
         nocache = work / "Corefile-nocache"
-        nocache.write_text(f". {{\n etcd {{\n  endpoint {url}\n }}\n}}\n")
+        memo_port = testenv.free_port()  # to read how often the answer memo helped
+        nocache.write_text(f". {{\n etcd {{\n  endpoint {url}\n }}\n prometheus 127.0.0.1:{memo_port}\n}}\n")
         ours = [sys.executable, "-m", "dnsserver", "-dns.host", "127.0.0.1"]
         servers: list[tuple[str, Callable[[int], list[str]], list[str]]] = [
             (
@@ -211,7 +226,8 @@ def main() -> int:
                 ["distinct A"],
             ),
         ]
-        rows: list[tuple[str, str, list[float], int]] = []
+        rows: list[tuple[str, str, list[float], int, str]] = []
+        memo_note = ""
         rss: list[tuple[str, str]] = []
         amp: dict[str, dict[str, tuple[float, str]]] = {}
         for name, argv, labels in servers:
@@ -223,8 +239,18 @@ def main() -> int:
             ready_s = time.monotonic() - started
             for label in labels:
                 runs = [dnsperf(port, qfiles[label], args.seconds) for _ in range(args.runs)]
-                rows.append((name, label, [q for q, _ in runs], sum(lost for _, lost in runs)))
+                codes: dict[str, int] = {}
+                for _, _, rc in runs:
+                    for code, count in rc.items():
+                        codes[code] = codes.get(code, 0) + count
+                total = sum(codes.values()) or 1
+                shares = " ".join(
+                    f"{c} {100 * v / total:.0f}%" for c, v in sorted(codes.items(), key=lambda x: -x[1])
+                )
+                rows.append((name, label, [q for q, _, _ in runs], sum(lost for _, lost, _ in runs), shares))
                 print(f"{name:32} {label:16} {stats(rows[-1][2])}", flush=True)
+            if "no cache" in name:
+                memo_note = memo_ratio(memo_port)
             pids = children(p.pid) or [p.pid]
             rss.append(
                 (
@@ -243,10 +269,10 @@ def main() -> int:
             f"\n{args.names:,} names; dnsperf -c 4 -q 200 for {args.seconds} s, {args.runs} runs per row:"
             " QPS median (min-max)"
         )
-        print(f"{'server':32} {'queries':16} {'QPS':>9} (min-max)          lost")
-        for name, label, qps, lost in rows:
-            print(f"{name:32} {label:16} {stats(qps):32} {lost}")
-        med = {(n, lab): statistics.median(q) for n, lab, q, _ in rows}
+        print(f"{'server':32} {'queries':16} {'QPS':>9} (min-max)          lost  replies")
+        for name, label, qps, lost, shares in rows:
+            print(f"{name:32} {label:16} {stats(qps):32} {lost:5}  {shares}")
+        med = {(n, lab): statistics.median(q) for n, lab, q, _, _ in rows}
         core = "CoreDNS v1.14.7"
         print()
         for label in files:
@@ -263,6 +289,7 @@ def main() -> int:
             "apex TXT 0x20 vs cached A, 1 process: costs "
             f"{one / med[('dnsserver, 1 process', 'apex TXT, 0x20')]:.2f}x a cached query"
         )
+        print(f"distinct A without cache: {memo_note}")
         print("\nRSS per process after the runs")
         for name, text in rss:
             print(f"  {name:32} {text}")

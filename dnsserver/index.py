@@ -114,7 +114,11 @@ class _Ordered:
         self.more: dict[str, int] = {}  # value -> keys holding it beyond the first
 
     def _insert(self, key: str) -> None:
-        insort(self.keys, key, key=_order)
+        keys = self.keys
+        if not keys or _order(keys[-1]) < _order(key):
+            keys.append(key)  # building in key order: no search
+        else:
+            insort(keys, key, key=_order)
 
     def _remove(self, key: str) -> None:
         del self.keys[bisect_left(self.keys, _order(key), key=_order)]
@@ -178,10 +182,14 @@ class Rollup:
         self.index = index
         self.keys = 0  # keys below the path, good or bad
         self.grouped = 0
+        self.weights: dict[int, int] = {}  # priority -> SRV weight total of the records with a host
+        self.mail = 0  # records with a host and `mail` (MX candidates)
         self.answers = {cls: _Ordered(cls, self._rescan) for cls in (T_A, T_AAAA, T_TXT)}
 
     def _rescan(self, cls: int, value: str, leaving: str) -> str:
-        for e in self.index.subtree(self.below)[1]:
+        # `leaving` was the first holder, so the next one comes after it: deleting holders in key
+        # order (etcdctl del --prefix does) finds each next one at once.
+        for e in self.index.iter_below(self.below, leaving):
             if e.key != leaving and _value(cls, e) == value:
                 return e.key
         raise AssertionError(f"rollup {self.path}: no key holds {value!r} any more")
@@ -192,6 +200,9 @@ class Rollup:
             return
         if e.svc.group:
             self.grouped += 1
+        if e.svc.host:
+            self.weights[e.priority] = self.weights.get(e.priority, 0) + (e.svc.weight or 100)
+            self.mail += e.svc.mail
         for ordered in self.answers.values():
             ordered.add(key, e)
 
@@ -202,6 +213,13 @@ class Rollup:
             return
         if e.svc.group:
             self.grouped -= 1
+        if e.svc.host:
+            self.mail -= e.svc.mail
+            left = self.weights[e.priority] - (e.svc.weight or 100)
+            if left:
+                self.weights[e.priority] = left
+            else:
+                del self.weights[e.priority]
         for ordered in self.answers.values():
             ordered.discard(key, e)
 
@@ -221,6 +239,16 @@ class Index:
         self._keys: list[str] = []
         self._data: dict[str, Entry | None] = {}
         self._rollups: dict[str, Rollup] = {}
+
+    def iter_below(self, prefix: str, start: str = "") -> Iterator[Entry]:
+        """The good entries whose keys start with `prefix` (from key `start` on), in key order, lazily."""
+        keys, data = self._keys, self._data
+        i = bisect_left(keys, _order(max(prefix, start, key=_order)), key=_order)
+        while i < len(keys) and keys[i].startswith(prefix):
+            e = data[keys[i]]
+            if e is not None:
+                yield e
+            i += 1
 
     def has_below(self, prefix: str, n: int) -> bool:
         """Whether at least n keys start with `prefix`: one binary search, then a look n keys on."""

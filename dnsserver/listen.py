@@ -92,8 +92,9 @@ class TcpProtocol(asyncio.Protocol):
         self.timer = asyncio.get_running_loop().call_later(self.idle, self._close)
 
     def _close(self) -> None:
+        """Close now: replies the client has not read are dropped (close() would wait for it to read)."""
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
@@ -108,13 +109,13 @@ class TcpProtocol(asyncio.Protocol):
         if len(self.buf) > TCP_MAX_PENDING + 2:
             self._close()
             return
-        self._arm()
         while len(self.buf) >= 2:
             n = int.from_bytes(self.buf[:2], "big")
             if len(self.buf) < 2 + n:
                 return
             msg = bytes(self.buf[2 : 2 + n])
             del self.buf[: 2 + n]
+            self._arm()  # only a whole query buys more time: a byte now and then does not
             out = _safe(self.handler, msg, "tcp", self.peer)
             if out is not None and self.transport is not None:
                 self.transport.write(len(out).to_bytes(2, "big") + out)

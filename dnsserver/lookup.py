@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from dnslib import AAAA, CNAME, MX, NS, PTR, QTYPE, RR, SOA, SRV, TXT, A, DNSLabel
 
-from dnsserver.index import Entry, Index, Ready, text_strings
+from dnsserver.index import Entry, Index, Ready, Rollup, text_strings
 from extdns.skydns import key_to_name, name_to_key
 
 NOERROR, SERVFAIL, NXDOMAIN = 0, 2, 3
@@ -70,6 +70,7 @@ class Zone:
     upstream: Upstream | None = None
     deps: set[str] = field(default_factory=set)  # key prefixes read (cache invalidation)
     max_records: float = math.inf  # answer records the reply can carry at most (UDP: budget / MIN_RECORD)
+    question: str = ""  # the name asked, as asked: kept-ready records are owned by it and no other name
 
 
 def fqdn(name: str) -> str:
@@ -133,6 +134,30 @@ def records(z: Zone, name: str, qtype: int, exact: bool) -> list[Entry]:
     return group(entries)
 
 
+def _walk(z: Zone, name: str, qtype: int) -> tuple[Iterator[Entry], Rollup | None]:
+    """What `records` gives for a subtree read, but read lazily when the subtree is large.
+
+    A name with ROLLUP_MIN or more records below it and no `group` among them (its rollup says so)
+    is walked in key order as the answer is built, so an answer stops costing once the reply is
+    full. Returns the rollup too when its totals stand for exactly these records (no wildcard
+    filter cut them): the SRV weights. Anything else: the list `records` builds.
+    """
+    path, star, parts = _path(name, z.prefix)
+    prefix = path + "/"
+    if not z.index.has_below(prefix, ROLLUP_MIN):
+        return iter(records(z, name, qtype, False)), None
+    z.deps.add(path)
+    roll = z.index.rollup(path)
+    if roll.grouped:
+        return iter(records(z, name, qtype, False)), None
+    entries = z.index.iter_below(prefix)
+    cut = star and len(parts) > len(path.split("/")) + 1  # a wildcard label with more labels before it
+    if cut:
+        entries = (e for e in entries if _star_match(e.key.split("/"), parts))
+    txt = qtype == T_TXT
+    return (e for e in entries if (txt and e.svc.text != "") or e.svc.host != ""), None if cut else roll
+
+
 def _star_match(key_parts: list[str], name_parts: list[str]) -> bool:
     for i, n in enumerate(name_parts):
         if i >= len(key_parts):
@@ -173,14 +198,14 @@ def group(sx: list[Entry]) -> list[Entry]:
     return out
 
 
-def _apex_records(z: Zone, name: str, qtype: int) -> list[Entry]:
+def _apex_records(z: Zone, name: str, qtype: int) -> Iterator[Entry]:
     """checkForApex: at the zone name, read apex.dns.<zone> first, else fall back to the whole zone."""
     if name.lower() != z.name:
-        return records(z, name, qtype, False)
+        return _walk(z, name, qtype)[0]
     try:
-        return records(z, _join("apex.dns", z.name), qtype, False)
+        return _walk(z, _join("apex.dns", z.name), qtype)[0]
     except NameError_:
-        return records(z, name, qtype, False)
+        return _walk(z, name, qtype)[0]
 
 
 def _join(label: str, zone: str) -> str:
@@ -244,6 +269,8 @@ def _ready_subtree(z: Zone, qname: str, qtype: int, state: dict[str, bool]) -> l
     name hosts among them are chased here, each at its place. None: answer the ordinary way (few
     records below, records with a group, a wildcard deeper in the name).
     """
+    if qname != z.question:  # glue, a CNAME target, a re-entry: the owner is not the question's name
+        return None
     name = qname.lower()
     base = name
     first, _, rest = name.partition(".")
@@ -284,6 +311,9 @@ def _addr(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[s
     out: list[Record] = []
     seen: set[str] = set()
     for e in _apex_records(z, qname, qtype):
+        if len(out) >= z.max_records:
+            state["tc"] = True
+            break
         if e.kind == "CNAME":
             _chase(z, qname, e, qtype, previous, out, state)
         elif ((e.kind == "A" and qtype == T_A) or (e.kind == "AAAA" and qtype == T_AAAA)) and (
@@ -301,7 +331,10 @@ def _txt(z: Zone, qname: str, qtype: int, previous: list[Record], state: dict[st
             return ready
     out: list[Record] = []
     seen: set[str] = set()
-    for e in records(z, qname, T_TXT, False):
+    for e in _walk(z, qname, T_TXT)[0]:
+        if len(out) >= z.max_records:
+            state["tc"] = True
+            break
         if e.kind == "CNAME":
             _chase(z, qname, e, T_TXT, previous, out, state)
         elif e.kind == "TXT" and e.svc.text not in seen:
@@ -326,15 +359,23 @@ def _glue(z: Zone, target: str, extra: list[RR], state: dict[str, bool]) -> None
 
 
 def _srv(z: Zone, qname: str, state: dict[str, bool]) -> tuple[list[RR], list[RR]]:
-    services = records(z, qname, T_SRV, False)
+    services, roll = _walk(z, qname, T_SRV)
     out: list[RR] = []
     extra: list[RR] = []
-    weights: dict[int, int] = {}
-    for e in services:
-        weights[e.priority] = weights.get(e.priority, 0) + (e.svc.weight or 100)
+    if roll is not None:
+        weights = roll.weights  # kept as the records change: no pass over all of them first
+    else:
+        listed = list(services)
+        services = iter(listed)
+        weights = {}
+        for e in listed:
+            weights[e.priority] = weights.get(e.priority, 0) + (e.svc.weight or 100)
     dup: set[tuple[str, str, int]] = set()
     looked: set[str] = set()
     for e in services:
+        if len(out) >= z.max_records:
+            state["tc"] = True
+            break
         if e.svc.port == -1:
             continue
         w1 = 100.0 / weights[e.priority] * (e.svc.weight or 100)
@@ -365,7 +406,11 @@ def _mx(z: Zone, qname: str, state: dict[str, bool]) -> tuple[list[RR], list[RR]
     extra: list[RR] = []
     dup: set[tuple[str, str, int]] = set()
     looked: set[str] = set()
-    for e in records(z, qname, T_MX, False):
+    entries, roll = _walk(z, qname, T_MX)
+    for e in entries if roll is None or roll.mail else ():  # no mail record below: nothing to walk
+        if len(out) >= z.max_records:
+            state["tc"] = True
+            break
         if not e.svc.mail:
             continue
         pref = e.priority & 0xFFFF

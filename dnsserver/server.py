@@ -80,7 +80,13 @@ class Engine:
         return best
 
     def resolve(
-        self, qname: str, qtype: int, deps: set[str], depth: int = 0, udp: wire.Query | None = None
+        self,
+        qname: str,
+        qtype: int,
+        deps: set[str],
+        depth: int = 0,
+        query: wire.Query | None = None,
+        proto: str = "udp",
     ) -> tuple[Result, Block | None, str]:
         """The answer of the whole server for one question (also the upstream re-entry for CNAME targets)."""
         name = qname.lower()
@@ -110,8 +116,10 @@ class Engine:
             return res.answer, res.truncated
 
         z = Zone(ezone, store.prefix, store.index, etcd.fallthrough, upstream, deps)
-        if udp is not None:  # answers past what the UDP reply can carry need not be gathered
-            z.max_records = wire.budget(udp, "udp", block.cfg.bufsize) // lookup.MIN_RECORD + 1
+        if depth == 0:
+            z.question = qname
+        if query is not None:  # answers past what the reply can carry need not be gathered
+            z.max_records = wire.budget(query, proto, block.cfg.bufsize) // lookup.MIN_RECORD + 1
         res = lookup.answer(z, qname, qtype, serial)
         if res.fallthrough:
             return Result(wire.SERVFAIL, error="no next plugin found"), block, bzone
@@ -150,7 +158,7 @@ class Engine:
         deps: set[str] = set()
         self.metrics.memo[False] += 1  # a lookup: what the memo could not answer
         try:
-            res, block, zone = self.resolve(q.qname, q.qtype, deps, udp=q if proto == "udp" else None)
+            res, block, zone = self.resolve(q.qname, q.qtype, deps, query=q, proto=proto)
         except Exception as err:  # a bug must cost one answer, never the server
             log.exception("lookup failed for %s %s", q.qname, q.qtype)
             res, block, zone = Result(wire.SERVFAIL, error=str(err)), None, "."
@@ -193,7 +201,10 @@ class Engine:
         if block.cache is not None:
             self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
         if res.rcode in (wire.NOERROR, wire.NXDOMAIN):  # a TC reply is memoised too: the cache skips it
-            name_end = 10 + len(q.question) - 4  # in the query after its ID
+            n = len(q.question) - 4
+            # Where the name ends in the query after its ID; 0 (exact hits only) for a query whose name
+            # is not spelled out where the reply's is (a compression pointer in the question).
+            name_end = 10 + n if data[12 : 12 + n] == q.question[:n] else 0
             entry = CacheEntry(data[2:], out, FOREVER, tuple(sorted(deps)), labels, denial, name_end=name_end)
             self._keep(block, res, q, proto, data, ttl, entry)
         self._account(labels, proto, addr, data, out, start, "etcd", hit=False, denial=denial, query=q)

@@ -16,10 +16,10 @@ import pyetcd
 from pyetcd import etcdrpc
 from pyetcd.etcdrpc import kv_pb2
 
-from dnsserver import etcd_conn
 from dnsserver.corefile import CorefileError, EtcdConfig
 from dnsserver.index import Index
 from dnsserver.observability import Metrics
+from etcdconn import connection as etcd_conn
 from extdns.skydns import normalize_prefix
 
 log = logging.getLogger("dnsserver.store")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dnslib import CLASS, QTYPE, RR, DNSBuffer, DNSError, DNSRecord
-from dnslib.label import LDH
+from dnslib import CLASS, QTYPE, RR, DNSBuffer, DNSError, DNSLabel, DNSRecord
+from dnslib.label import LDH, DNSLabelError
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
 BADVERS = 16
@@ -19,6 +19,7 @@ DEFAULT_BUFSIZE = 1232
 # queries it cuts are the very shortest (the root name with EDNS), which retry over TCP.
 MAX_AMPLIFICATION = 40
 T_OPT = 41
+MAX_POINTER = 0x3FFF  # a compression pointer has 14 bits: names further on cannot be pointed at
 _PLAIN = frozenset(LDH)  # label bytes dnslib prints as they are
 
 
@@ -53,6 +54,33 @@ def _header_reply(data: bytes, rcode: int) -> bytes:
     opcode = flags & 0x7800
     rd_cd = flags & 0x0110
     return struct.pack("!HHHHHH", qid, 0x8000 | opcode | rd_cd | rcode, 0, 0, 0, 0)
+
+
+class _Buffer(DNSBuffer):  # type: ignore[misc]
+    """dnslib's buffer, except that a name past offset 0x3FFF is never offered as a compression target.
+
+    dnslib remembers every name's offset and would write a pointer to one beyond 14 bits, cut short:
+    a corrupt reply, which a TCP answer of more than 16 KiB with a repeated name produced.
+    """
+
+    def encode_name(self, name: object) -> None:
+        label = name if isinstance(name, DNSLabel) else DNSLabel(name)
+        if len(label) > 253:
+            raise DNSLabelError(f"name too long: {label!r}")
+        parts = list(label.label)
+        while parts:
+            at = self.names.get(tuple(parts))
+            if at is not None:
+                self.pack("!H", 0xC000 | at)
+                return
+            if self.offset <= MAX_POINTER:
+                self.names[tuple(parts)] = self.offset
+            first = parts.pop(0)
+            if len(first) > 63:
+                raise DNSLabelError(f"label too long: {first!r}")
+            self.pack("!B", len(first))
+            self.append(first)
+        self.append(b"\x00")
 
 
 def decode(data: bytes) -> Query | bytes | None:
@@ -142,7 +170,7 @@ def _parsed(data: bytes, qid: int, flags: int) -> Query | bytes:
     buf = DNSBuffer()
     try:
         q.pack(buf)
-    except DNSError:
+    except (DNSError, DNSLabelError):  # e.g. a name longer than 253 bytes
         return _header_reply(data, FORMERR)
     return Query(
         id=qid,
@@ -206,7 +234,7 @@ def encode(
     Packing stops at the first record that does not fit, so a truncated reply costs what it carries,
     not what the whole answer would have.
     """
-    buf = DNSBuffer(bytes(12) + query.question)
+    buf = _Buffer(bytes(12) + query.question)
     at = 12
     for i, label in enumerate(query.labels):  # names in the records compress against the question
         buf.names[query.labels[i:]] = at

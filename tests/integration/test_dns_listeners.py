@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -120,6 +121,32 @@ def test_a_client_that_never_reads_is_cut_off(loop: asyncio.AbstractEventLoop) -
             time.sleep(0.05)
         assert lst.limits.open == 0, f"still open after {sent} unread queries"
         s.close()
+    finally:
+        loop.call_soon_threadsafe(lst.close)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(5)
+
+
+def test_a_trickle_of_bytes_does_not_hold_a_slot(loop: asyncio.AbstractEventLoop) -> None:
+    """One byte every 0.2 s never completes a query: the connection goes after the idle time anyway."""
+    limits = listen.TcpLimits(idle=1.0, max_connections=10)
+    [lst] = loop.run_until_complete(listen.serve(echo_handler, ("127.0.0.1",), 0, limits=limits))
+    t = threading.Thread(target=loop.run_forever, daemon=True)
+    t.start()
+    try:
+        trickle = _connect(lst.port)
+        q = dns.message.make_query("x.example.", "A").to_wire()
+        framed = struct.pack("!H", len(q)) + q
+        t0 = time.monotonic()
+        closed_after = None
+        for b in framed[:16]:  # 3.2 s of trickling
+            with contextlib.suppress(OSError):
+                trickle.sendall(bytes([b]))
+            time.sleep(0.2)
+            if closed_after is None and limits.open == 0:
+                closed_after = time.monotonic() - t0
+        assert closed_after is not None and closed_after < 2.0, closed_after
+        trickle.close()
     finally:
         loop.call_soon_threadsafe(lst.close)
         loop.call_soon_threadsafe(loop.stop)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import struct
 
 import dns.flags
 import dns.message
 import dns.rcode
 import pytest
-from dnslib import QTYPE, RR, A, DNSRecord
+from dnslib import CNAME, QTYPE, RR, A, DNSRecord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +266,37 @@ def test_fuzz_mutated_queries_never_raise(flips: list[tuple[int, int]], cut: int
     for i, v in flips:
         b[i] = v
     ENGINE.handle(bytes(b[:cut] if cut > 12 else b), "udp", ("127.0.0.1", 1))
+
+
+def test_a_tcp_reply_past_16_kib_has_no_broken_compression_pointer() -> None:
+    """Names beyond offset 0x3FFF cannot be pointed at: dnslib did, with the top bits cut off."""
+    q = wire.decode(DNSRecord.question("example.org.", "A").pack())
+    assert isinstance(q, wire.Query)
+    ans = [RR("example.org.", QTYPE.A, 1, 60, A(f"10.0.{i // 250}.{i % 250}")) for i in range(1100)]
+    ans += [
+        RR("example.org.", QTYPE.CNAME, 1, 60, CNAME("lb.other.net.")),
+        RR("lb.other.net.", QTYPE.A, 1, 60, A("192.0.2.1")),
+    ]
+    out = wire.encode(q, 0, ans, [], [], "tcp")
+    assert len(out) > 0x4000
+    parsed = DNSRecord.parse(out)
+    assert str(parsed.rr[-1].rname) == "lb.other.net." and str(parsed.rr[-2].rdata) == "lb.other.net."
+
+
+def test_a_question_name_with_a_compression_pointer_is_answered_right_every_time() -> None:
+    hdr = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    data = hdr + b"\x03www\xc0\x04" + b"\x00\x01\x00\x01"  # 'www' then a pointer to a zero byte
+    e = engine({"/skydns/www/a": {"host": "10.0.0.1"}})
+    for _ in range(2):  # the second is answered from the memo
+        out = e.handle(data, "udp", ("127.0.0.1", 1))
+        assert out is not None
+        r = DNSRecord.parse(out)
+        assert str(r.q.qname) == "www." and [str(x.rdata) for x in r.rr] == ["10.0.0.1"]
+
+
+def test_an_overlong_name_is_formerr_and_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    hdr = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
+    name = b"".join(b"\x3f" + b"\x01" * 63 for _ in range(4)) + b"\x00"  # 256 bytes
+    out = ENGINE.handle(hdr + name + b"\x00\x01\x00\x01", "udp", ("127.0.0.1", 1))
+    assert out is not None and out[3] & 0xF == wire.FORMERR
+    assert not caplog.records

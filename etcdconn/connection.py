@@ -1,8 +1,7 @@
 """etcd connection settings (endpoints, TLS files, user/password), checked once, and the clients they make.
 
-Self-contained on purpose (grpc, pyetcd and the standard library only): the controller needs the same
-thing, and the import contracts keep `adapters` and `dnsserver` apart, so this module is written to move
-unchanged into a shared top-level module.
+Both the controller (ExternalDNS's ETCD_* variables, adapters/etcd_client.py) and the DNS server (the
+Corefile's etcd block, dnsserver/store.py) connect through here; it imports nothing of either.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Reaching etcd: endpoints, TLS files and credentials checked once, and the clients they make."""
