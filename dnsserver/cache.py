@@ -15,6 +15,7 @@ from itertools import islice
 MIN_TTL = 5
 FOREVER = math.inf
 MEMO_CAPACITY = 50_000
+MAX_BYTES = 64 << 20  # bytes held at most, whatever the count (50,000 TCP replies of 64 KiB: 3 GiB)
 NO_SERIAL = -1
 SOA_TIMERS = struct.pack("!IIII", 7200, 1800, 86400, 30)  # what follows the serial in our SOA rdata
 
@@ -72,8 +73,10 @@ class AnswerCache:
     stored answer with its own spelling of the question instead of a fresh lookup.
     """
 
-    def __init__(self, capacity: int = 9984) -> None:
+    def __init__(self, capacity: int = 9984, max_bytes: int = MAX_BYTES) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.entries: dict[tuple[str, bytes], CacheEntry] = {}
         self.by_dep: dict[str, set[tuple[str, bytes]]] = {}
 
@@ -95,12 +98,14 @@ class AnswerCache:
         key = (proto, data[2:].lower())
         if key in self.entries:
             self._drop(key)
-        if len(self.entries) >= self.capacity:
+        size = len(entry.packed) + len(entry.query)
+        while self.entries and (len(self.entries) >= self.capacity or self.bytes + size > self.max_bytes):
             # Evict the oldest eighth at once: dropping one at a time from the front of a dict rescans
             # its deleted slots on every insert, which made a full table the slowest path of all.
-            for old in list(islice(self.entries, max(1, self.capacity // 8))):
+            for old in list(islice(self.entries, max(1, len(self.entries) // 8))):
                 self._drop(old)
         self.entries[key] = entry
+        self.bytes += size
         for d in entry.deps:
             self.by_dep.setdefault(d, set()).add(key)
 
@@ -108,6 +113,7 @@ class AnswerCache:
         e = self.entries.pop(key, None)
         if e is None:
             return
+        self.bytes -= len(e.packed) + len(e.query)
         for d in e.deps:
             s = self.by_dep.get(d)
             if s is not None:
@@ -129,3 +135,4 @@ class AnswerCache:
     def clear(self) -> None:
         self.entries.clear()
         self.by_dep.clear()
+        self.bytes = 0

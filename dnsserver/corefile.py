@@ -355,7 +355,7 @@ def _parse_bind(d: _Directive) -> tuple[str, ...]:
     out = []
     for a in d.args:
         try:
-            out.append(str(ipaddress.ip_address(a.split("%")[0])))
+            out.append(str(ipaddress.ip_address(a)))  # an IPv6 zone (fe80::1%eth0) is kept
         except ValueError as e:
             raise CorefileError(
                 f"bind: '{a}' is not an IP address (interface names are not supported)"

@@ -226,11 +226,17 @@ GAUGE_MERGE: dict[str, Callable[[list[float]], float]] = {
 }
 
 
-def merge_metrics(texts: list[str], processes: int) -> bytes:
-    """One server's metrics from its processes' scrapes: counters and histograms summed, gauges by rule."""
+def merge_texts(texts: list[str], gauges: bool = True) -> str:
+    """Prometheus text of several processes as one: counters and histograms summed, gauges by rule.
+
+    Without `gauges`, only what only grows: the totals of processes that are gone, kept so that the
+    server's counters never go back when one of its processes is restarted.
+    """
     families: dict[str, tuple[str, str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]]] = {}
     for text in texts:
         for fam in text_string_to_metric_families(text):
+            if fam.type == "gauge" and not gauges:
+                continue
             _, _, samples = families.setdefault(fam.name, (fam.type, fam.documentation, {}))
             for sm in fam.samples:
                 if sm.name.endswith("_created"):
@@ -243,20 +249,23 @@ def merge_metrics(texts: list[str], processes: int) -> bytes:
         combine = GAUGE_MERGE.get(name, sum) if kind == "gauge" else sum
         for (sample, labels), values in samples.items():
             lab = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-            out.append(
-                f"{sample}{{{lab}}} {float(combine(values))!r}"
-                if lab
-                else f"{sample} {float(combine(values))!r}"
-            )
-    out += [
+            value = float(combine(values))
+            out.append(f"{sample}{{{lab}}} {value!r}" if lab else f"{sample} {value!r}")
+    return "\n".join(out) + "\n" if out else ""
+
+
+def merge_metrics(texts: list[str], processes: int, up: int, departed: str = "") -> bytes:
+    """One server's /metrics: its processes' scrapes merged, plus `departed` (merge_texts without gauges)."""
+    lines = [
+        merge_texts([*texts, departed] if departed else texts).rstrip("\n"),
         "# HELP extdns_dnsserver_processes Server processes configured.",
         "# TYPE extdns_dnsserver_processes gauge",
         f"extdns_dnsserver_processes {float(processes)!r}",
         "# HELP extdns_dnsserver_processes_up Server processes that answered this scrape.",
         "# TYPE extdns_dnsserver_processes_up gauge",
-        f"extdns_dnsserver_processes_up {float(len(texts))!r}",
+        f"extdns_dnsserver_processes_up {float(up)!r}",
     ]
-    return ("\n".join(out) + "\n").encode()
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _escape(v: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dnsserver.app import App, new_loop
 from dnsserver.corefile import CorefileError, ServerBlock
-from dnsserver.observability import HttpOps, merge_metrics
+from dnsserver.observability import HttpOps, merge_metrics, merge_texts
 from dnsserver.store import conn_spec
 
 log = logging.getLogger("dnsserver")
@@ -111,6 +111,9 @@ class Supervisor:
         self.slots = [_Slot() for _ in range(n)]
         self.http = HttpOps()
         self.stopping = False
+        self.failed = asyncio.Event()  # a process said its settings cannot work: no restart helps
+        self.last: dict[int, str] = {}  # slot -> its last /metrics, stood in when it does not answer
+        self.departed = ""  # the counters of processes that are gone (merge_texts without gauges)
 
     # ------------------------------------------------------------ processes
 
@@ -156,7 +159,16 @@ class Supervisor:
                 if slot.pid != pid:
                     continue
                 slot.pid, slot.ops_port = 0, 0
+                gone = self.last.pop(i, "")
+                if gone:  # its counters stay in the server's totals
+                    self.departed = merge_texts([self.departed, gone], gauges=False)
                 if self.stopping:
+                    continue
+                if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2:
+                    log.error(
+                        "dnsserver: process %d (pid %d) cannot run with these settings; stopping", i, pid
+                    )
+                    self.failed.set()
                     continue
                 lived = time.monotonic() - slot.started
                 slot.failures = 0 if lived > 60 else slot.failures + 1
@@ -220,8 +232,9 @@ class Supervisor:
         return list(await asyncio.gather(*(_get(s.ops_port, path) for s in self.slots)))
 
     async def _health(self) -> tuple[int, bytes, str]:
+        """Alive while any process is: one being restarted is no reason to restart the whole pod."""
         got = await self._each("/health")
-        ok = all(g is not None and g[0] == 200 for g in got)
+        ok = any(g is not None and g[0] == 200 for g in got)
         return (200, b"OK", "text/plain") if ok else (503, _down(got).encode(), "text/plain")
 
     async def _ready(self) -> tuple[int, bytes, str]:
@@ -236,8 +249,14 @@ class Supervisor:
 
     async def _metrics(self) -> tuple[int, bytes, str]:
         got = await self._each("/metrics")
-        texts = [g[1].decode() for g in got if g is not None and g[0] == 200]
-        return 200, merge_metrics(texts, len(self.slots)), "text/plain; version=0.0.4; charset=utf-8"
+        up = 0
+        for i, g in enumerate(got):
+            if g is not None and g[0] == 200 and self.slots[i].pid:
+                self.last[i] = g[1].decode()
+                up += 1
+        texts = list(self.last.values())  # a slow process counts with its last scrape, never as zero
+        body = merge_metrics(texts, len(self.slots), up, self.departed)
+        return 200, body, "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _down(got: list[tuple[int, bytes] | None]) -> str:
@@ -291,6 +310,13 @@ def run(blocks: list[ServerBlock], host: str, n: int) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.run_until_complete(stop.wait())
+
+    async def until_stopped() -> None:
+        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(sup.failed.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()
+
+    loop.run_until_complete(until_stopped())
     loop.run_until_complete(sup.stop())
-    return 0
+    return 1 if sup.failed.is_set() else 0

@@ -200,7 +200,7 @@ class Engine:
         denial = res.rcode == wire.NXDOMAIN or not res.answer
         if block.cache is not None:
             self.metrics.cache(block.server, block.zones_label, hit=False, denial=denial)
-        if res.rcode in (wire.NOERROR, wire.NXDOMAIN):  # a TC reply is memoised too: the cache skips it
+        if res.rcode in (wire.NOERROR, wire.NXDOMAIN):  # TC replies too: they are deterministic
             n = len(q.question) - 4
             # Where the name ends in the query after its ID; 0 (exact hits only) for a query whose name
             # is not spelled out where the reply's is (a compression pointer in the question).

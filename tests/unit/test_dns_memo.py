@@ -133,3 +133,16 @@ def test_udp_receive_buffer_holds_a_burst() -> None:
 
     cap = int(Path("/proc/sys/net/core/rmem_max").read_text())
     assert asyncio.run(bound()) >= min(listen.UDP_RCVBUF, cap)
+
+
+def test_the_memo_holds_a_bounded_number_of_bytes() -> None:
+    from dnsserver.cache import FOREVER, AnswerCache, CacheEntry
+
+    c = AnswerCache(capacity=50_000, max_bytes=1 << 20)
+    for i in range(200):  # 200 replies of 64 KiB: 12.5 MiB asked for
+        q = struct.pack("!H", i) + b"query"
+        c.put("tcp", q, CacheEntry(q[2:], bytes(65_000), FOREVER, (f"/k{i}",), (), False))
+    assert c.bytes <= 1 << 20 and 0 < len(c) <= 16
+    assert c.bytes == sum(len(e.packed) + len(e.query) for e in c.entries.values())
+    c.invalidate_key("/k199")
+    assert c.bytes == sum(len(e.packed) + len(e.query) for e in c.entries.values())
