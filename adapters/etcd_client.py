@@ -22,19 +22,8 @@ EtcdEndpoint = etcd_conn.Endpoint
 
 
 @dataclass(frozen=True)
-class EtcdSettings:
-    """What ExternalDNS's coredns provider reads from the environment, validated."""
-
-    endpoints: tuple[EtcdEndpoint, ...]
-    secure: bool
-    username: str = ""
-    password: str = ""
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    server_name: str = ""
-    insecure: bool = False
-    timeout: float = 5.0
+class EtcdSettings(etcd_conn.ConnSpec):
+    """What ExternalDNS's coredns provider reads from the environment, validated: a shared ConnSpec."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EtcdSettings:
@@ -69,7 +58,7 @@ class EtcdSettings:
             cert_file=cert,
             key_file=key,
             server_name=env.get("ETCD_TLS_SERVER_NAME", ""),
-            insecure=env.get("ETCD_TLS_INSECURE", "").lower() in TRUE_WORDS,
+            insecure_skip_verify=env.get("ETCD_TLS_INSECURE", "").lower() in TRUE_WORDS,
         )
         names = {
             "ca": "ETCD_CA_FILE",
@@ -78,7 +67,7 @@ class EtcdSettings:
             "credentials": "ETCD_*",
         }
         try:
-            spec(settings).check(names)
+            settings.check(names)
         except etcd_conn.EtcdConnError as e:
             raise EtcdConfigError(str(e)) from e
         return settings
@@ -89,22 +78,6 @@ class EtcdSettings:
         return ",".join(f"{scheme}://{e.host}:{e.port}" for e in self.endpoints)
 
 
-def spec(settings: EtcdSettings) -> etcd_conn.ConnSpec:
-    """The shared connection description of these settings."""
-    return etcd_conn.ConnSpec(
-        endpoints=tuple(etcd_conn.Endpoint(e.host, e.port) for e in settings.endpoints),
-        secure=settings.secure,
-        ca_file=settings.ca_file,
-        cert_file=settings.cert_file,
-        key_file=settings.key_file,
-        server_name=settings.server_name,
-        insecure_skip_verify=settings.insecure,
-        username=settings.username,
-        password=settings.password,
-        timeout=settings.timeout,
-    )
-
-
 def connect(settings: EtcdSettings) -> pyetcd.Etcd3Client:
     """A client for the settings; several endpoints fail over in order; the auth token is renewed."""
-    return etcd_conn.connect(spec(settings))
+    return etcd_conn.connect(settings)

@@ -140,6 +140,25 @@ def amplification(port: int, names: list[str]) -> dict[str, tuple[float, str]]:
     return out
 
 
+AMP_NAMES = ["bench.org.", "*.bench.org.", "n1.bench.org.", ".", "org.", "nothere.bench.org."]
+
+
+def start(
+    argv: list[str], port: int, name: str, procs: list[subprocess.Popen[bytes]]
+) -> tuple[subprocess.Popen[bytes], float]:
+    """Start a server and wait until it answers; (process, seconds until then)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    answered(port, "any." if name.startswith("trivial") else "n1.bench.org")
+    return p, time.monotonic() - t0
+
+
+def rss_of(p: subprocess.Popen[bytes]) -> str:
+    """RSS of a server: of each of its processes when it has several."""
+    return " + ".join(f"{rss_mb(x):.0f}" for x in children(p.pid) or [p.pid]) + " MB"
+
+
 def memo_ratio(port: int) -> str:
     """How many of the server's replies came from the answer memo (its own counters)."""
     import urllib.request
@@ -232,13 +251,25 @@ def main() -> int:
         amp: dict[str, dict[str, tuple[float, str]]] = {}
         for name, argv, labels in servers:
             port = testenv.free_port()
-            started = time.monotonic()
-            p = subprocess.Popen(argv(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            procs.append(p)
-            answered(port, "any." if name.startswith("trivial") else "n1.bench.org")
-            ready_s = time.monotonic() - started
+            p, ready_s = start(argv(port), port, name, procs)
+            sizes = ""
             for label in labels:
-                runs = [dnsperf(port, qfiles[label], args.seconds) for _ in range(args.runs)]
+                if label == "distinct A":
+                    # Each run on a fresh process: nothing asked before is in its memo or cache.
+                    sizes = rss_of(p) + " after the rows above; "
+                    if not name.startswith("dnsserver no cache"):
+                        amp[name] = amplification(port, AMP_NAMES)
+                    runs = []
+                    for _ in range(args.runs):
+                        p.terminate()
+                        p.wait(15)
+                        p, _ = start(argv(port), port, name, procs)
+                        runs.append(dnsperf(port, qfiles[label], args.seconds))
+                        if "no cache" in name:
+                            memo_note = memo_ratio(memo_port)
+                    sizes += rss_of(p) + " after one run of distinct lookups"
+                else:
+                    runs = [dnsperf(port, qfiles[label], args.seconds) for _ in range(args.runs)]
                 codes: dict[str, int] = {}
                 for _, _, rc in runs:
                     for code, count in rc.items():
@@ -249,20 +280,7 @@ def main() -> int:
                 )
                 rows.append((name, label, [q for q, _, _ in runs], sum(lost for _, lost, _ in runs), shares))
                 print(f"{name:32} {label:16} {stats(rows[-1][2])}", flush=True)
-            if "no cache" in name:
-                memo_note = memo_ratio(memo_port)
-            pids = children(p.pid) or [p.pid]
-            rss.append(
-                (
-                    name,
-                    " + ".join(f"{rss_mb(x):.0f}" for x in pids)
-                    + f" MB (up and answering in {ready_s:.1f} s)",
-                )
-            )
-            if not name.startswith("trivial") and "no cache" not in name and name not in amp:
-                amp[name] = amplification(
-                    port, ["bench.org.", "*.bench.org.", "n1.bench.org.", ".", "org.", "nothere.bench.org."]
-                )
+            rss.append((name, (sizes or rss_of(p)) + f" (up and answering in {ready_s:.1f} s)"))
             p.terminate()
             p.wait(15)
         print(

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import dns.query
 import pyetcd
 import pytest
 
-from tests.integration.test_dns_server import ROOT, addresses, http_get, wait_for
+from tests.integration.test_dns_server import addresses, http_get, start_cli, wait_for
 from tools import testenv
 
 
@@ -32,23 +31,7 @@ def two(etcd_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes]
     )
     port = testenv.free_port()
     out = (tmp_path / "out.log").open("wb")
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dnsserver",
-            "-conf",
-            str(cf),
-            "-dns.port",
-            str(port),
-            "-dns.host",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DNSSERVER_PROCESSES": "2"},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    p = start_cli(cf, port, out, {"DNSSERVER_PROCESSES": "2"})
     try:
         wait_for(lambda: _ready(ops), 30)
         yield p, port, ops, prefix

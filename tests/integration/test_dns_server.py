@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import dns.flags
 import dns.message
@@ -55,6 +56,29 @@ def http_get(port: int, path: str) -> tuple[int, str]:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def start_cli(
+    cf: Path, port: int, out: IO[bytes], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m dnsserver` on loopback with this Corefile, its output into `out`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dnsserver",
+            "-conf",
+            str(cf),
+            "-dns.port",
+            str(port),
+            "-dns.host",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def conf(etcd_url: str, prefix: str, extra: str = "cache 30") -> str:
@@ -199,23 +223,7 @@ def test_python_m_dnsserver_end_to_end(etcd: pyetcd.Etcd3Client, etcd_url: str, 
     cf.write_text(f". {{\n log\n etcd {{\n  path {prefix}\n  endpoint {etcd_url}\n }}\n cache 30\n}}\n")
     port = testenv.free_port()
     log = (tmp_path / "out.log").open("wb")
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dnsserver",
-            "-conf",
-            str(cf),
-            "-dns.port",
-            str(port),
-            "-dns.host",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
+    p = start_cli(cf, port, log)
     try:
 
         def up() -> bool:
