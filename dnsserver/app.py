@@ -42,7 +42,12 @@ class App:
         self.http = HttpOps()
         self.ports: dict[int, int] = {}  # configured port -> bound port
 
-    async def start(self) -> None:
+    async def start(self, wait_loaded: float = 0.0) -> None:
+        """Listen and serve; with `wait_loaded`, first wait (that long at most) for every etcd snapshot.
+
+        A process restarted beside others that already answer waits: until it has the records, the
+        queries the kernel would hand it could only be answered SERVFAIL.
+        """
         loop = asyncio.get_running_loop()
         by_port: dict[int, list[Block]] = {}
         for cfg in self.cfgs:
@@ -63,8 +68,15 @@ class App:
             cache = AnswerCache(cfg.cache.capacity) if cfg.cache is not None else None
             by_port.setdefault(cfg.port, []).append(Block(cfg, store, cache, f"dns://:{cfg.port}"))
         for port, blocks in by_port.items():
-            engine = Engine(blocks, self.metrics, self.querylog)
-            self.engines[port] = engine
+            self.engines[port] = Engine(blocks, self.metrics, self.querylog)
+        if wait_loaded:
+            for store in self.stores.values():
+                store.start()
+            deadline = loop.time() + wait_loaded
+            while not all(st.loaded for st in self.stores.values()) and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+        for port, blocks in by_port.items():
+            engine = self.engines[port]
             hosts = (self.host,) if self.host else blocks[0].cfg.bind or listen.DEFAULT_HOSTS
             try:
                 bound = await listen.serve(engine.handle, hosts, port, self.reuse_port)
@@ -75,8 +87,9 @@ class App:
             self.ports[port] = bound[0].port
         self._ops_routes()
         await self.http.start()
-        for store in self.stores.values():
-            store.start()
+        if not wait_loaded:
+            for store in self.stores.values():
+                store.start()
 
     def _changed(self, key: str | None) -> None:
         for engine in self.engines.values():

@@ -25,6 +25,7 @@ CHILD_OPS = "127.0.0.1:0"  # each process's own health/ready/metrics: loopback, 
 START_TIMEOUT = 60.0
 RESTART_BACKOFF = (0.5, 10.0)  # first and longest wait before a process that died is started again
 SCRAPE_TIMEOUT = 3.0
+RESTART_LOAD_WAIT = 30.0  # a restarted process joins the port once it has the records, or after this long
 
 
 def usable_cpus() -> int:
@@ -61,7 +62,7 @@ def fixed_ports(blocks: list[ServerBlock], host: str) -> list[ServerBlock]:
     return out
 
 
-def _child(blocks: list[ServerBlock], host: str, report: int) -> None:
+def _child(blocks: list[ServerBlock], host: str, report: int, wait_loaded: float) -> None:
     """One server process: serve until SIGTERM; its ops port goes to the parent through `report`."""
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
@@ -71,7 +72,7 @@ def _child(blocks: list[ServerBlock], host: str, report: int) -> None:
         loop = new_loop()
         asyncio.set_event_loop(loop)
         app = App(blocks, host, reuse_port=True, ops_addr=CHILD_OPS)
-        loop.run_until_complete(app.start())
+        loop.run_until_complete(app.start(wait_loaded))
         os.write(report, f"{app.http.bound(CHILD_OPS)}\n".encode())
         os.close(report)
         stop = asyncio.Event()
@@ -117,7 +118,7 @@ class Supervisor:
 
     # ------------------------------------------------------------ processes
 
-    def _spawn(self, i: int) -> None:
+    def _spawn(self, i: int, restart: bool = False) -> None:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -126,7 +127,7 @@ class Supervisor:
                 for sock in s.sockets:
                     with contextlib.suppress(OSError):
                         os.close(sock.fileno())
-            _child(self.blocks, self.host, w)
+            _child(self.blocks, self.host, w, RESTART_LOAD_WAIT if restart else 0.0)
         os.close(w)
         slot = self.slots[i]
         slot.pid, slot.ops_port, slot.started = pid, 0, time.monotonic()
@@ -185,7 +186,7 @@ class Supervisor:
 
     def _respawn(self, i: int) -> None:
         if not self.stopping and self.slots[i].pid == 0:
-            self._spawn(i)
+            self._spawn(i, restart=True)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -56,13 +56,6 @@ def _served(metrics: str) -> float:
     )
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
-    except (FileNotFoundError, ProcessLookupError):  # reaped meanwhile
-        return True
-
-
 def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
@@ -98,8 +91,15 @@ def test_a_killed_process_is_restarted_and_the_other_answers_meanwhile(
     victim, survivor = _children(p.pid)
     os.kill(victim, signal.SIGKILL)
     t0 = time.monotonic()
-    wait_for(lambda: _gone(victim), 5)  # a query already in its socket dies with it, as with any UDP server
-    assert all(a == ["10.7.0.2"] for a in _ask_from_many_ports(port, "k.example.org", 20))
+    # Until the parent has reaped it, its threads may still hold the socket: a query the kernel hands it
+    # then is lost, as with any UDP server that dies (the leader's /proc state says Z before that).
+    wait_for(lambda: victim not in _children(p.pid), 5)
+    # Through the restart, every answer is the record: the new process joins the port only once it has
+    # the records (before, the kernel gave it a share of the queries while it could only say SERVFAIL).
+    seen: list[list[str]] = []
+    while time.monotonic() - t0 < 4:
+        seen += _ask_from_many_ports(port, "k.example.org", 10)
+    assert seen and all(a == ["10.7.0.2"] for a in seen), [a for a in seen if a != ["10.7.0.2"]][:3]
     wait_for(lambda: len(_children(p.pid)) == 2 and victim not in _children(p.pid), 10)
     wait_for(lambda: _ready(ops), 20)
     print(f"restarted and ready after {time.monotonic() - t0:.2f} s")
