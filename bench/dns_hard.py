@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import statistics
@@ -32,6 +31,7 @@ import dns.message
 import dns.query
 import pyetcd
 
+from bench.dns_qps import Perf, dnsperf, load, rss_mb
 from dnsserver.processes import usable_cpus
 from tools import testenv
 
@@ -55,44 +55,6 @@ def trivial(port: int) -> None:
         await asyncio.Event().wait()
 
     uvloop.run(serve())
-
-
-def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, int, dict[str, int]]:
-    out = subprocess.run(
-        [
-            str(testenv.debian_binary("dnsperf", "dnsperf")),
-            *("-s", "127.0.0.1", "-p", str(port), "-d", str(qfile)),
-            *("-l", str(seconds), "-c", "4", "-q", "200", "-t", "2"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lost = re.search(r"Queries lost:\s+(\d+)", out)
-    codes = re.search(r"Response codes:\s+(.*)", out)
-    rcodes = {m[0]: int(m[1]) for m in re.findall(r"([A-Z]+) (\d+)", codes.group(1) if codes else "")}
-    return qps, int(lost.group(1)) if lost else -1, rcodes
-
-
-def load(c: pyetcd.Etcd3Client, names: int) -> None:
-    puts = []
-    for i in range(names):
-        puts.append((f"/skydns/org/bench/n{i}/a", {"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"}))
-        if i % 10 == 0:
-            puts.append(
-                (
-                    f"/skydns/org/bench/n{i}/t",
-                    {"text": f"heritage=external-dns,external-dns/owner=default {i}"},
-                )
-            )
-    for at in range(0, len(puts), 128):
-        c.transaction([], [c.transactions.put(k, json.dumps(v)) for k, v in puts[at : at + 128]], [])
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
 def children(pid: int) -> list[int]:
@@ -156,7 +118,7 @@ def start(
 
 def rss_of(p: subprocess.Popen[bytes]) -> str:
     """RSS of a server: of each of its processes when it has several."""
-    return " + ".join(f"{rss_mb(x):.0f}" for x in children(p.pid) or [p.pid]) + " MB"
+    return " + ".join(f"{rss_mb(x)[0]}" for x in children(p.pid) or [p.pid]) + " MB"
 
 
 def memo_ratio(port: int) -> str:
@@ -194,7 +156,7 @@ def main() -> int:
     try:
         u = urlsplit(url)
         c = pyetcd.client(host=u.hostname, port=u.port)
-        load(c, args.names)
+        load(c, args.names, "heritage=external-dns,external-dns/owner=default {i}")
         c.close()
         print(
             f"loaded {args.names:,} names ({args.names + args.names // 10:,} keys)"
@@ -259,7 +221,7 @@ def main() -> int:
                     sizes = rss_of(p) + " after the rows above; "
                     if not name.startswith("dnsserver no cache"):
                         amp[name] = amplification(port, AMP_NAMES)
-                    runs = []
+                    runs: list[Perf] = []
                     for _ in range(args.runs):
                         p.terminate()
                         p.wait(15)
@@ -271,14 +233,14 @@ def main() -> int:
                 else:
                     runs = [dnsperf(port, qfiles[label], args.seconds) for _ in range(args.runs)]
                 codes: dict[str, int] = {}
-                for _, _, rc in runs:
-                    for code, count in rc.items():
+                for run in runs:
+                    for code, count in run.rcodes.items():
                         codes[code] = codes.get(code, 0) + count
                 total = sum(codes.values()) or 1
                 shares = " ".join(
                     f"{c} {100 * v / total:.0f}%" for c, v in sorted(codes.items(), key=lambda x: -x[1])
                 )
-                rows.append((name, label, [q for q, _, _ in runs], sum(lost for _, lost, _ in runs), shares))
+                rows.append((name, label, [r.qps for r in runs], sum(r.lost for r in runs), shares))
                 print(f"{name:32} {label:16} {stats(rows[-1][2])}", flush=True)
             rss.append((name, (sizes or rss_of(p)) + f" (up and answering in {ready_s:.1f} s)"))
             p.terminate()

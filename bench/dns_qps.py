@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,24 +26,23 @@ from tools import testenv
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, float, str]:
+@dataclass(frozen=True)
+class Perf:
+    """One dnsperf run: queries per second, average latency, queries lost, replies by rcode."""
+
+    qps: float
+    latency_ms: float
+    lost: int  # -1 when dnsperf did not say
+    rcodes: dict[str, int]
+
+
+def dnsperf(port: int, qfile: Path, seconds: int) -> Perf:
+    """dnsperf -c 4 -q 200 for `seconds` against 127.0.0.1:port with the queries of qfile."""
     out = subprocess.run(
         [
             str(testenv.debian_binary("dnsperf", "dnsperf")),
-            "-s",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-d",
-            str(qfile),
-            "-l",
-            str(seconds),
-            "-c",
-            "4",
-            "-q",
-            "200",
-            "-t",
-            "2",
+            *("-s", "127.0.0.1", "-p", str(port), "-d", str(qfile)),
+            *("-l", str(seconds), "-c", "4", "-q", "200", "-t", "2"),
         ],
         capture_output=True,
         text=True,
@@ -51,16 +51,18 @@ def dnsperf(port: int, qfile: Path, seconds: int) -> tuple[float, float, str]:
     qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = float(re.search(r"Average Latency \(s\):\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lost = re.search(r"Queries lost:\s+(\d+)", out)
-    return qps, lat * 1000, lost.group(1) if lost else "?"
+    codes = re.search(r"Response codes:\s+(.*)", out)
+    rcodes = {m[0]: int(m[1]) for m in re.findall(r"([A-Z]+) (\d+)", codes.group(1) if codes else "")}
+    return Perf(qps, lat * 1000, int(lost.group(1)) if lost else -1, rcodes)
 
 
-def load(c: pyetcd.Etcd3Client, names: int) -> None:
-    """n{i}/a -> an IPv4 address for every name, n{i}/t -> a text for every tenth; in 128-put transactions."""
+def load(c: pyetcd.Etcd3Client, names: int, text: str = "txt {i}") -> None:
+    """n{i}/a -> an IPv4 address for every name, n{i}/t -> `text` for every tenth; 128 puts a transaction."""
     puts = []
     for i in range(names):
         puts.append((f"/skydns/org/bench/n{i}/a", {"host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"}))
         if i % 10 == 0:
-            puts.append((f"/skydns/org/bench/n{i}/t", {"text": f"txt {i}"}))
+            puts.append((f"/skydns/org/bench/n{i}/t", {"text": text.format(i=i)}))
     for at in range(0, len(puts), 128):
         c.transaction([], [c.transactions.put(k, json.dumps(v)) for k, v in puts[at : at + 128]], [])
 
@@ -130,7 +132,8 @@ def main() -> int:
                 procs.append(p)
                 wait_port(port)
                 for label, qf in (("cached A" if cache else "one A", cached), ("mixed", mixed)):
-                    qps, lat, lost = dnsperf(port, qf, args.seconds)
+                    perf = dnsperf(port, qf, args.seconds)
+                    qps, lat, lost = perf.qps, perf.latency_ms, perf.lost if perf.lost >= 0 else "?"
                     rss, peak = rss_mb(p.pid)
                     rows.append((name, "on" if cache else "off", label, qps, lat, lost, rss, peak))
                 p.terminate()
