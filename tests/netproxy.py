@@ -78,7 +78,7 @@ class FreezableProxy:
                     break
                 self._thawed.wait()  # frozen after the read: hold the bytes until thawed
                 dst.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other pump closed this socket (fd -1) meanwhile
             pass
         finally:
             for s in (src, dst):
