@@ -53,5 +53,6 @@ bench: setup peers
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.dns_qps --seconds 5 --names 1000
 	$(PY) -m bench.dns_hard
+	$(PY) -m bench.resync_reads
 	$(PY) -m bench.peers
 	$(PY) -m bench.soak
