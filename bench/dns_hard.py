@@ -31,7 +31,7 @@ import dns.message
 import dns.query
 import pyetcd
 
-from bench.dns_qps import Perf, dnsperf, load, rss_mb
+from bench.dns_qps import Perf, dnsperf, kill_all, load, rss_mb
 from dnsserver.processes import usable_cpus
 from tools import testenv
 
@@ -281,9 +281,7 @@ def main() -> int:
                 f"{qtype:6} " + " ".join(f"{amp[n][qtype][0]:>10.1f}x {amp[n][qtype][1]:>18}" for n in names)
             )
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        kill_all(procs)
         etcd.stop()
     return 0
 

@@ -67,6 +67,13 @@ def load(c: pyetcd.Etcd3Client, names: int, text: str = "txt {i}") -> None:
         c.transaction([], [c.transactions.put(k, json.dumps(v)) for k, v in puts[at : at + 128]], [])
 
 
+def kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill the servers a benchmark started that are still running."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+
+
 def rss_mb(pid: int) -> tuple[int, int]:
     """(VmRSS, VmHWM) of a process in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
@@ -154,9 +161,7 @@ def main() -> int:
             theirs = by[("CoreDNS v1.14.7", cache, label)]
             print(f"ratio cache={cache:3} {label:9}: {ours / theirs:5.2f}x CoreDNS")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+        kill_all(procs)
         etcd.stop()
     return 0
 

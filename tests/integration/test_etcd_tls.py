@@ -113,21 +113,19 @@ def test_tls_ca_only_with_https_endpoint(tls_url: str, pki: Pki, prefix: str) ->
         wait_for(lambda: serves(app))
 
 
-def test_tls_without_arguments_uses_the_system_cas(
-    tls_url: str, pki: Pki, prefix: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "tls_line",
+    [
+        pytest.param(("tls",), id="tls-without-arguments"),
+        pytest.param((), id="https-endpoint-without-tls-line"),
+    ],
+)
+def test_the_system_cas_verify_a_tls_line_without_ca_and_a_bare_https_endpoint(
+    tls_url: str, pki: Pki, prefix: str, monkeypatch: pytest.MonkeyPatch, tls_line: tuple[str, ...]
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", pki.ca)  # the "system" trust store, as Go reads it
     put_tls(tls_url, pki, prefix)
-    with running(corefile_for(prefix, f"endpoint {tls_url}", "tls")) as app:
-        wait_for(lambda: serves(app))
-
-
-def test_https_endpoint_without_tls_line_is_still_tls(
-    tls_url: str, pki: Pki, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSL_CERT_FILE", pki.ca)
-    put_tls(tls_url, pki, prefix)
-    with running(corefile_for(prefix, f"endpoint {tls_url}")) as app:
+    with running(corefile_for(prefix, f"endpoint {tls_url}", *tls_line)) as app:
         wait_for(lambda: serves(app))
 
 
