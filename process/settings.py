@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from extdns.domainfilter import DomainFilter
 from extdns.plan import Policy
-from extdns.sources import SourceConfig, parse_go_duration
+from extdns.sources import SOURCES, SourceConfig, parse_go_duration
 from extdns.syncconfig import SyncConfig
 from extdns.zone_guard import ZoneGuard, parse_namespace_domains
 
@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     always_publish_not_ready_addresses: bool = False
     exclude_unschedulable: bool = True
     min_ttl: float = 0.0
+    # Gateway API route sources and the crd source
+    gateway_name: str = ""
+    gateway_namespace: str = ""
+    gateway_label_filter: str = ""
+    gateway_listener_sets: bool = False
+    crd_source_apiversion: str = "externaldns.k8s.io/v1alpha1"
+    crd_source_kind: str = "DNSEndpoint"
     # registry
     txt_owner_id: str = "default"
     txt_prefix: str = ""
@@ -159,9 +166,9 @@ class Settings(BaseSettings):
         )
 
     def source_config(self) -> SourceConfig:
-        unknown = sorted(set(self.source) - {"service", "ingress"})
+        unknown = sorted(set(self.source) - set(SOURCES))
         if unknown:
-            raise SettingsError(f"--source: unsupported {', '.join(unknown)} (service, ingress)")
+            raise SettingsError(f"--source: unsupported {', '.join(unknown)} ({', '.join(SOURCES)})")
         # Same names on both sides; lists become tuples, durations whole seconds.
         given: dict[str, Any] = {}
         for f in dataclasses.fields(SourceConfig):

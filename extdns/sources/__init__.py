@@ -1,11 +1,13 @@
-"""Sources: the DNS names Kubernetes Services and Ingresses claim, as pure functions over object dicts."""
+"""Sources: the DNS names Kubernetes objects (Services, Ingresses, routes, DNSEndpoints) claim, pure."""
 
 from extdns.sources.annotations import DEFAULT_PREFIX, LEGACY_PREFIX, AnnotationReader, split_hostnames
 from extdns.sources.cluster import Cluster, World
 from extdns.sources.collect import endpoints_for, endpoints_for_object
 from extdns.sources.config import SERVICE_TYPES, SOURCES, SourceConfig
+from extdns.sources.crd import DNS_ENDPOINT_KIND, dns_endpoint_endpoints
 from extdns.sources.durations import parse_go_duration, parse_ttl
 from extdns.sources.endpoint_builder import ObjectResult
+from extdns.sources.gateway import ROUTE_KINDS, route_endpoints, route_gateways
 from extdns.sources.ingress import ingress_endpoints
 from extdns.sources.manifests import ManifestError, load_manifests
 from extdns.sources.merge import dedupe_endpoints, merge_endpoints
@@ -17,7 +19,9 @@ from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_temp
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "DNS_ENDPOINT_KIND",
     "LEGACY_PREFIX",
+    "ROUTE_KINDS",
     "SERVICE_TYPES",
     "SOURCES",
     "AnnotationReader",
@@ -33,6 +37,7 @@ __all__ = [
     "TemplateError",
     "World",
     "dedupe_endpoints",
+    "dns_endpoint_endpoints",
     "endpoint_to_dict",
     "endpoints_for",
     "endpoints_for_object",
@@ -45,6 +50,8 @@ __all__ = [
     "parse_go_duration",
     "parse_selector",
     "parse_ttl",
+    "route_endpoints",
+    "route_gateways",
     "service_endpoints",
     "split_hostnames",
 ]

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from extdns.endpoint import Endpoint
 from extdns.sources.cluster import Cluster
 from extdns.sources.config import SOURCES, SourceConfig
+from extdns.sources.crd import DNS_ENDPOINT_KIND, dns_endpoint_endpoints
 from extdns.sources.endpoint_builder import ObjectResult
+from extdns.sources.gateway import ROUTE_KINDS, route_endpoints
 from extdns.sources.ingress import INGRESS_KIND, ingress_endpoints
 from extdns.sources.merge import dedupe_endpoints, merge_endpoints
 from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
@@ -17,31 +19,46 @@ from extdns.zone_guard import Refusal
 
 __all__ = ["KIND_OF_SOURCE", "Collected", "collect", "endpoints_for", "endpoints_for_object"]
 
-KIND_OF_SOURCE = {"service": SERVICE_KIND, "ingress": INGRESS_KIND}
+KIND_OF_SOURCE = {
+    "service": SERVICE_KIND,
+    "ingress": INGRESS_KIND,
+    **{f"gateway-{kind.lower()}": kind for kind in ROUTE_KINDS},
+    "crd": DNS_ENDPOINT_KIND,
+}
+_CANONICAL_KINDS = {kind.lower(): kind for kind in KIND_OF_SOURCE.values()}
 # What can go wrong reading a malformed dict; anything else is a bug and propagates.
 _MALFORMED = (AttributeError, KeyError, IndexError, TypeError, ValueError)
 
 
 def endpoints_for_object(kind: str, obj: KubeObject, cluster: Cluster, cfg: SourceConfig) -> ObjectResult:
-    """What one Service or Ingress claims now, unmerged; empty when the flags do not select it.
+    """What one object of a source's kind claims now, unmerged; empty when the flags do not select it.
+
+    `kind` is a source name (`gateway-httproute`) or its Kind (`HTTPRoute`), case-insensitively.
 
     A malformed object yields a rejection, never an exception; so does each name the zone guard
     refuses (`SourceConfig.zone_guard`), and the object's other names still count.
     """
-    canonical = KIND_OF_SOURCE.get(kind.lower())
+    canonical = KIND_OF_SOURCE.get(kind.lower()) or _CANONICAL_KINDS.get(kind.lower())
     if canonical is None:
         raise ValueError(f"unknown source kind {kind!r} (one of {', '.join(KIND_OF_SOURCE.values())})")
     ref = ObjectRef.of(canonical, obj)
     if not name_of(obj):
         return ObjectResult(rejections=[Rejection(ref, "object has no metadata.name")])
     try:
-        if canonical == SERVICE_KIND:
-            result = service_endpoints(obj, cluster, cfg)
-        else:
-            result = ingress_endpoints(obj, cfg)
+        result = _run(canonical, obj, cluster, cfg)
     except _MALFORMED as exc:
         return ObjectResult(rejections=[Rejection(ref, f"malformed object: {type(exc).__name__}: {exc}")])
     return _guarded(ref, result, cfg)
+
+
+def _run(kind: str, obj: KubeObject, cluster: Cluster, cfg: SourceConfig) -> ObjectResult:
+    if kind == SERVICE_KIND:
+        return service_endpoints(obj, cluster, cfg)
+    if kind == INGRESS_KIND:
+        return ingress_endpoints(obj, cfg)
+    if kind == DNS_ENDPOINT_KIND:
+        return dns_endpoint_endpoints(obj, cfg)
+    return route_endpoints(kind, obj, cluster, cfg)
 
 
 def _guarded(ref: ObjectRef, result: ObjectResult, cfg: SourceConfig) -> ObjectResult:

@@ -1,7 +1,8 @@
-"""SourceConfig: every flag the service and ingress sources read, validated once, errors naming the flag."""
+"""SourceConfig: every flag the sources read, validated once, errors naming the flag."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from extdns.sources.annotations import DEFAULT_PREFIX
@@ -9,10 +10,32 @@ from extdns.sources.selectors import Selector, SelectorError, parse_selector
 from extdns.sources.template import FqdnTemplate, TemplateError, parse_fqdn_templates
 from extdns.zone_guard import ZoneGuard
 
-__all__ = ["DEFAULT_CONTROLLER", "INGRESS_CLASS_ANNOTATION", "SERVICE_TYPES", "SOURCES", "SourceConfig"]
+__all__ = [
+    "CRD_API_VERSION",
+    "CRD_KIND",
+    "DEFAULT_CONTROLLER",
+    "INGRESS_CLASS_ANNOTATION",
+    "SERVICE_TYPES",
+    "SOURCES",
+    "SourceConfig",
+]
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
-SOURCES = ("service", "ingress")
+SOURCES = (
+    "service",
+    "ingress",
+    "gateway-httproute",
+    "gateway-grpcroute",
+    "gateway-tlsroute",
+    "gateway-tcproute",
+    "gateway-udproute",
+    "crd",
+)
+CRD_API_VERSION = "externaldns.k8s.io/v1alpha1"
+CRD_KIND = "DNSEndpoint"
+# A Kubernetes namespace name (RFC 1123 label) and object name (RFC 1123 subdomain).
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 DEFAULT_CONTROLLER = "dns-controller"
 INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
@@ -21,7 +44,10 @@ INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 class SourceConfig:
     """Source flags under their ExternalDNS names; an invalid value raises ValueError naming the flag.
 
-    `min_ttl` is --min-ttl in whole seconds (0: off). `controller` is the value the `controller`
+    `gateway_name`, `gateway_namespace` and `gateway_label_filter` narrow the Gateways the route sources
+    attach to; `gateway_listener_sets` lets routes attach through ListenerSets. `crd_source_apiversion`
+    and `crd_source_kind` name the DNSEndpoint type (only the default is read). `min_ttl` is --min-ttl
+    in whole seconds (0: off). `controller` is the value the `controller`
     annotation must have for an object to be ours. `exclude_unschedulable` and `expose_internal_ipv6`
     are --exclude-unschedulable (default true) and --expose-internal-ipv6. `zone_guard` refuses
     reserved names and, with --namespace-domains, names outside a namespace's domains. The parsed
@@ -44,12 +70,19 @@ class SourceConfig:
     exclude_unschedulable: bool = True
     expose_internal_ipv6: bool = False
     resolve_service_load_balancer_hostname: bool = False
+    gateway_name: str = ""
+    gateway_namespace: str = ""
+    gateway_label_filter: str = ""
+    gateway_listener_sets: bool = False
+    crd_source_apiversion: str = CRD_API_VERSION
+    crd_source_kind: str = CRD_KIND
     min_ttl: int = 0
     annotation_prefix: str = DEFAULT_PREFIX
     controller: str = DEFAULT_CONTROLLER
     zone_guard: ZoneGuard = field(default_factory=ZoneGuard)
     label_selector: Selector = field(init=False, repr=False, compare=False)
     annotation_selector: Selector = field(init=False, repr=False, compare=False)
+    gateway_label_selector: Selector = field(init=False, repr=False, compare=False)
     fqdn_template: FqdnTemplate | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,9 +90,13 @@ class SourceConfig:
             object.__setattr__(self, name, _cleaned(getattr(self, name)))
         self._check_service_types()
         self._check_flags()
+        self._check_gateway_and_crd_flags()
         object.__setattr__(self, "label_selector", _selector("--label-filter", self.label_filter))
         object.__setattr__(
             self, "annotation_selector", _selector("--annotation-filter", self.annotation_filter)
+        )
+        object.__setattr__(
+            self, "gateway_label_selector", _selector("--gateway-label-filter", self.gateway_label_filter)
         )
         if self.ingress_class and any(
             requirement.key == INGRESS_CLASS_ANNOTATION
@@ -89,6 +126,17 @@ class SourceConfig:
             raise ValueError(f"--min-ttl must not be negative, got {self.min_ttl}")
         if self.resolve_service_load_balancer_hostname:
             raise ValueError("--resolve-service-load-balancer-hostname is not supported: targets stay CNAMEs")
+
+    def _check_gateway_and_crd_flags(self) -> None:
+        if self.gateway_namespace and not _DNS_LABEL.fullmatch(self.gateway_namespace):
+            raise ValueError(f"--gateway-namespace {self.gateway_namespace!r} is not a valid namespace name")
+        if self.gateway_name and not _DNS_SUBDOMAIN.fullmatch(self.gateway_name):
+            raise ValueError(f"--gateway-name {self.gateway_name!r} is not a valid Gateway name")
+        if self.crd_source_apiversion != CRD_API_VERSION:
+            version = self.crd_source_apiversion
+            raise ValueError(f"--crd-source-apiversion {version!r} is not supported: only {CRD_API_VERSION}")
+        if self.crd_source_kind != CRD_KIND:
+            raise ValueError(f"--crd-source-kind {self.crd_source_kind!r} is not supported: only {CRD_KIND}")
 
     def service_type_selected(self, service_type: str) -> bool:
         return not self.service_type_filter or service_type in self.service_type_filter

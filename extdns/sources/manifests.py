@@ -9,7 +9,10 @@ import yaml
 
 __all__ = ["NAMESPACED_KINDS", "ManifestError", "load_manifests"]
 
-NAMESPACED_KINDS = frozenset({"Service", "Ingress", "EndpointSlice", "Pod"})
+NAMESPACED_KINDS = frozenset(
+    {"Service", "Ingress", "EndpointSlice", "Pod", "Gateway", "ListenerSet", "DNSEndpoint"}
+    | {"HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"}
+)
 
 
 class ManifestError(ValueError):

@@ -21,11 +21,13 @@ __all__ = [
 ]
 
 KubeObject = Mapping[str, Any]
+# The `resource` label's first part where ExternalDNS does not use the lower-cased Kind.
+_RESOURCE_PREFIX = {"DNSEndpoint": "crd"}
 
 
 @dataclass(frozen=True)
 class ObjectRef:
-    """Which object: its Kind (`Service`, `Ingress`), namespace, name and uid (for Kubernetes Events)."""
+    """Which object: its Kind (`Service`, `HTTPRoute`, ...), namespace, name and uid (for Events)."""
 
     kind: str
     namespace: str
@@ -38,8 +40,9 @@ class ObjectRef:
 
     @property
     def resource(self) -> str:
-        """The ExternalDNS `resource` label: `service/<namespace>/<name>`."""
-        return f"{self.kind.lower()}/{self.namespace}/{self.name}"
+        """The ExternalDNS `resource` label: `service/<ns>/<name>`, `httproute/...`, `crd/<ns>/<name>`."""
+        prefix = _RESOURCE_PREFIX.get(self.kind) or self.kind.lower()
+        return f"{prefix}/{self.namespace}/{self.name}"
 
     def __str__(self) -> str:
         return self.resource

@@ -37,6 +37,27 @@ def test_lists_from_env_are_space_or_comma_separated(
     assert parse("--policy", "sync").source == expected
 
 
+def test_gateway_and_crd_flags_reach_the_source_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXTERNAL_DNS_GATEWAY_NAMESPACE", "infra")
+    monkeypatch.setenv("EXTERNAL_DNS_SOURCE", "gateway-httproute gateway-grpcroute crd")
+    got = parse(
+        "--policy",
+        "sync",
+        "--gateway-name",
+        "public",
+        "--gateway-label-filter",
+        "tier=edge",
+        "--gateway-listener-sets",
+        "--crd-source-apiversion",
+        "externaldns.k8s.io/v1alpha1",
+    )
+    assert got.source == ["gateway-httproute", "gateway-grpcroute", "crd"]
+    cfg = got.source_config()
+    assert (cfg.gateway_name, cfg.gateway_namespace, cfg.gateway_listener_sets) == ("public", "infra", True)
+    assert cfg.gateway_label_selector.matches({"tier": "edge"})
+    assert (cfg.crd_source_apiversion, cfg.crd_source_kind) == ("externaldns.k8s.io/v1alpha1", "DNSEndpoint")
+
+
 def test_repeated_flags_accumulate() -> None:
     got = parse("--policy", "sync", "--domain-filter", "a.org", "--domain-filter", "b.org,c.org")
     assert got.domain_filter == ["a.org", "b.org", "c.org"]
@@ -58,13 +79,18 @@ def test_durations_are_go_durations_or_seconds(text: str, seconds: float) -> Non
         (("--policy", "sync", "--source", "pod"), "--source"),
         (("--policy", "sync", "--managed-record-types", "MX"), "--managed-record-types"),
         (("--policy", "sync", "--regex-domain-filter", "("), "--regex-domain-filter"),
+        (("--policy", "sync", "--gateway-label-filter", "a in (b"), "--gateway-label-filter"),
+        (("--policy", "sync", "--gateway-namespace", "Infra_NS"), "--gateway-namespace"),
+        (("--policy", "sync", "--gateway-name", "no/slashes"), "--gateway-name"),
+        (("--policy", "sync", "--crd-source-apiversion", "example.com/v2"), "--crd-source-apiversion"),
+        (("--policy", "sync", "--crd-source-kind", "Record"), "--crd-source-kind"),
+        (("--policy", "sync", "--source", "gateway-httproute,istio-gateway"), "--source"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(argv: tuple[str, ...], named: str) -> None:
     with pytest.raises(s.SettingsError) as err:
         parse(*argv)
     assert named in str(err.value) and "\n" not in str(err.value)
-
 
 
 @pytest.mark.parametrize("visibility", ["1", "5", "60", "3600"])

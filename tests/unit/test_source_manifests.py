@@ -86,6 +86,77 @@ def test_fixture_cluster_end_to_end() -> None:
     ]
 
 
+GATEWAY_API_MANIFESTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {gateway-access: "yes"}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+spec:
+  gatewayClassName: example
+  listeners:
+  - name: web
+    protocol: HTTPS
+    port: 443
+    hostname: "*.example.org"
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector: {matchLabels: {gateway-access: "yes"}}
+status:
+  addresses: [{type: IPAddress, value: 203.0.113.7}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: infra, sectionName: web}]
+  hostnames: [shop.example.org, shop.example.net]
+status:
+  parents:
+  - parentRef: {name: public, namespace: infra, sectionName: web}
+    controllerName: example.org/gateway
+    conditions: [{type: Accepted, status: "True"}]
+---
+apiVersion: externaldns.k8s.io/v1alpha1
+kind: DNSEndpoint
+metadata: {name: extra}
+spec:
+  endpoints:
+  - {dnsName: txt.example.org, recordType: TXT, targets: ["v=spf1 -all"], recordTTL: 300}
+  - {dnsName: mail.example.org, recordType: MX, targets: ["10 mx.example.org"]}
+"""
+
+
+def test_gateway_api_and_dns_endpoint_manifests() -> None:
+    objects = load_manifests(GATEWAY_API_MANIFESTS, "gw.yaml")
+    assert [(o["kind"], o["metadata"].get("namespace")) for o in objects] == [
+        ("Namespace", None),
+        ("Gateway", "infra"),
+        ("Gateway", "infra"),
+        ("HTTPRoute", "shop"),
+        ("DNSEndpoint", "default"),
+    ]
+    cluster = Cluster.from_objects(objects)
+    assert (len(cluster.gateways), len(cluster.http_routes), len(cluster.dns_endpoints)) == (1, 1, 1)
+    assert cluster.objects("namespace") == cluster.namespaces
+    endpoints, rejections = endpoints_for(cluster, SourceConfig(), ["gateway-httproute", "crd"])
+    assert [(e.dns_name, e.record_type, e.targets, e.ttl, e.resource) for e in endpoints] == [
+        ("shop.example.org", "A", ("203.0.113.7",), 0, "httproute/shop/web"),
+        ("txt.example.org", "TXT", ("v=spf1 -all",), 300, "crd/default/extra"),
+    ]
+    assert [str(r) for r in rejections] == [
+        "crd/default/extra: spec.endpoints[1] mail.example.org MX: "
+        "record type 'MX' is not supported by the coredns provider (A, AAAA, CNAME, PTR, TXT)"
+    ]
+
+
 def test_endpoints_to_json_fields() -> None:
     endpoints = [
         Endpoint("b.org", "A", ("2.2.2.2", "1.1.1.1"), 0, "", {"resource": "service/ns/b"}),
