@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ class Resource:
     api: str  # "/api/v1" or "/apis/<group>/<version>"
     plural: str
     namespaced: bool = True
+    optional: bool = False  # served only once its CustomResourceDefinition is installed
 
     @property
     def api_version(self) -> str:
@@ -33,6 +34,9 @@ class Resource:
         return f"{self.api}{where}/{self.plural}{tail}"
 
 
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+# The API versions ExternalDNS v0.22.0 reads; the CRD-backed ones (`optional`) may be absent.
 RESOURCES = {
     r.kind: r
     for r in (
@@ -41,6 +45,14 @@ RESOURCES = {
         Resource("EndpointSlice", "/apis/discovery.k8s.io/v1", "endpointslices"),
         Resource("Pod", "/api/v1", "pods"),
         Resource("Node", "/api/v1", "nodes", namespaced=False),
+        Resource("Namespace", "/api/v1", "namespaces", namespaced=False),
+        Resource("Gateway", f"/apis/{GATEWAY_GROUP}/v1", "gateways", optional=True),
+        Resource("HTTPRoute", f"/apis/{GATEWAY_GROUP}/v1", "httproutes", optional=True),
+        Resource("GRPCRoute", f"/apis/{GATEWAY_GROUP}/v1", "grpcroutes", optional=True),
+        Resource("TLSRoute", f"/apis/{GATEWAY_GROUP}/v1", "tlsroutes", optional=True),
+        Resource("TCPRoute", f"/apis/{GATEWAY_GROUP}/v1alpha2", "tcproutes", optional=True),
+        Resource("UDPRoute", f"/apis/{GATEWAY_GROUP}/v1alpha2", "udproutes", optional=True),
+        Resource("DNSEndpoint", "/apis/externaldns.k8s.io/v1alpha1", "dnsendpoints", optional=True),
     )
 }
 
@@ -155,6 +167,31 @@ class Kube:
                         yield event
         finally:
             resp.release_conn()
+
+    def served(self, kinds: Iterable[str]) -> set[str]:
+        """Which of these kinds the API server serves now (discovery: GET /apis/<group>/<version>).
+
+        Built-in kinds (`optional` False) are taken as served without asking. A group/version the
+        server does not serve (404) serves none of its kinds; any other failure raises.
+        """
+        by_api: dict[str, list[Resource]] = {}
+        out: set[str] = set()
+        for kind in kinds:
+            r = RESOURCES[kind]
+            if r.optional:
+                by_api.setdefault(r.api, []).append(r)
+            else:
+                out.add(kind)
+        for api, wanted in by_api.items():
+            try:
+                listing = json.loads(self._call("GET", api).data)
+            except ApiException as e:
+                if e.status == 404:
+                    continue
+                raise
+            plurals = {str(res.get("name", "")) for res in listing.get("resources") or []}
+            out.update(r.kind for r in wanted if r.plural in plurals)
+        return out
 
     def request(self, method: str, path: str, body: KubeObject | None = None) -> KubeObject:
         """Any JSON request by API path (leases, events, status patches)."""

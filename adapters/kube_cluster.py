@@ -2,28 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from adapters.kube_api import Kube, KubeObject
+from kubernetes.client.exceptions import ApiException
+
+from adapters.kube_api import RESOURCES, Kube, KubeObject
 from controller.refs import bare, ref_key
 from extdns.sources import Cluster, ObjectRef, SourceConfig
 from extdns.sources.cluster import SERVICE_NAME_LABEL
+from extdns.sources.collect import KIND_OF_SOURCE
+from extdns.sources.gateway import ROUTE_KINDS, route_gateways
+from process import metrics
+from process.logs import log
 
-SOURCE_KINDS = {"service": "Service", "ingress": "Ingress"}
 SERVICE_DEPENDENCIES = ("EndpointSlice", "Pod", "Node")
+ROUTE_DEPENDENCIES = ("Gateway", "Namespace")
+CLUSTER_WIDE = frozenset({"Node", "Namespace", "Gateway"})  # read in every namespace whatever --namespace is
 
 
-
-
-
-
+def source_kinds(sources: Iterable[str]) -> list[str]:
+    """The kinds the sources turn into records, each once, in source order."""
+    return list(dict.fromkeys(KIND_OF_SOURCE[s] for s in sources))
 
 
 def kinds_for(sources: Iterable[str]) -> list[str]:
-    kinds = [SOURCE_KINDS[s] for s in sources]
+    """Every kind the sources may read: their own, and what those depend on."""
+    kinds = source_kinds(sources)
     if "Service" in kinds:
         kinds += SERVICE_DEPENDENCIES
+    if any(k in ROUTE_KINDS for k in kinds):
+        kinds += ROUTE_DEPENDENCIES
     return kinds
+
+
+def selects_namespaces(gateway: KubeObject) -> bool:
+    """Whether a listener of the Gateway admits routes by a namespace label selector (`from: Selector`)."""
+    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+        allowed = (listener or {}).get("allowedRoutes") or {}
+        if ((allowed.get("namespaces") or {}).get("from")) == "Selector":
+            return True
+    return False
+
+
+_absent: set[str] = set()  # CRD-backed kinds last found not served, for one log line per change
+
+
+def _list(kube: Kube, kind: str, namespace: str = "", label_selector: str = "") -> list[KubeObject]:
+    """A LIST; a CRD-backed kind the server does not serve (404) is no objects, said once per change."""
+    try:
+        items = kube.list(kind, "" if kind in CLUSTER_WIDE else namespace, label_selector)[0]
+    except ApiException as e:
+        if e.status != 404 or not RESOURCES[kind].optional:
+            raise
+        metrics.source_errors.inc()
+        if kind not in _absent:
+            _absent.add(kind)
+            log.warning(
+                f"{kind} ({RESOURCES[kind].api_version}) is not served: its CRD is not installed;"
+                " reading no objects of it"
+            )
+        return []
+    if kind in _absent:
+        _absent.discard(kind)
+        log.info(f"{kind} ({RESOURCES[kind].api_version}) is served again")
+    return items
 
 
 def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
@@ -31,17 +74,24 @@ def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
 
     The sources' own kinds are listed first; EndpointSlices (those of Services, by label) and Pods only
     when some Service is headless or publishes node addresses, Nodes only when one does the latter. A
-    cluster of 20k Pods and no such Service costs the resync nothing more.
+    cluster of 20k Pods and no such Service costs the resync nothing more. Gateways (cluster-wide) only
+    when there is a route, Namespaces only when a Gateway admits routes by a namespace selector. A kind
+    whose CRD is not installed reads as none.
     """
     objects: list[KubeObject] = []
-    for kind in (SOURCE_KINDS[s] for s in sources):
-        objects += kube.list(kind, cfg.namespace)[0]
+    for kind in source_kinds(sources):
+        objects += _list(kube, kind, cfg.namespace)
     needs = [_needs(o) for o in objects if o.get("kind") == "Service"]
     if any(pods for pods, _ in needs):
-        objects += kube.list("EndpointSlice", cfg.namespace, SERVICE_NAME_LABEL)[0]
-        objects += kube.list("Pod", cfg.namespace)[0]
+        objects += _list(kube, "EndpointSlice", cfg.namespace, SERVICE_NAME_LABEL)
+        objects += _list(kube, "Pod", cfg.namespace)
     if any(nodes for _, nodes in needs):
-        objects += kube.list("Node", "")[0]
+        objects += _list(kube, "Node")
+    if any(o.get("kind") in ROUTE_KINDS for o in objects):
+        gateways = _list(kube, "Gateway")
+        objects += gateways
+        if any(selects_namespaces(g) for g in gateways):
+            objects += _list(kube, "Namespace")
     return Cluster.from_objects(objects)
 
 
@@ -97,7 +147,7 @@ def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
     for (kind, ns), members in groups.items():
         if len(members) > LIST_THRESHOLD:
             wanted = set(members)
-            for obj in kube.list(kind, ns)[0]:
+            for obj in _list(kube, kind, ns):
                 ref = ObjectRef(kind, ns, (obj.get("metadata") or {}).get("name", ""))
                 if ref in wanted:
                     found[ref] = obj
@@ -111,20 +161,66 @@ def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
 
 
 def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], dict[ObjectRef, KubeObject]]:
-    """The named objects that still exist (by bare ref), plus the objects their records depend on."""
+    """The named objects that still exist (by bare ref), plus the objects their records depend on.
+
+    A route brings its parent Gateways, and, when one of them admits routes by a namespace selector,
+    the route's Namespace: the same objects a resync reads for it.
+    """
     found = _fetch(kube, sorted({bare(r) for r in refs}, key=ref_key))
     extra: list[KubeObject] = []
     needs_nodes = False
+    gateways: set[ObjectRef] = set()
+    route_namespaces: set[str] = set()
     for ref, obj in found.items():
         if ref.kind == "Service":
             deps, wants_nodes = _service_needs(kube, obj)
             extra += deps
             needs_nodes |= wants_nodes
+        elif ref.kind in ROUTE_KINDS:
+            gateways.update(ObjectRef("Gateway", ns, name) for ns, name in route_gateways(obj))
+            route_namespaces.add(ref.namespace)
     if needs_nodes:
-        extra += kube.list("Node")[0]
+        extra += _list(kube, "Node")
+    if gateways:
+        parents = _fetch(kube, sorted(gateways, key=ref_key))
+        extra += parents.values()
+        if any(selects_namespaces(g) for g in parents.values()):
+            namespaces = [ObjectRef("Namespace", "", ns) for ns in sorted(route_namespaces)]
+            extra += _fetch(kube, namespaces).values()
     return [*found.values(), *extra], found
 
 
+def observe_generations(kube: Kube, objects: Sequence[KubeObject]) -> None:
+    """Set `status.observedGeneration` to `metadata.generation` on each object (its status subresource).
+
+    Optimistic: the PUT carries the resourceVersion read, so an object changed since is left for the
+    next pass (409), as is one deleted since (404). Anything else is logged, never raised: the records
+    are written already.
+    """
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        kind, ns, name = str(obj.get("kind", "")), meta.get("namespace", ""), meta.get("name", "")
+        resource = RESOURCES[kind]
+        status: dict[str, Any] = dict(obj.get("status") or {})
+        status["observedGeneration"] = meta.get("generation")
+        body = {
+            "apiVersion": resource.api_version,
+            "kind": kind,
+            "metadata": {"name": name, "namespace": ns, "resourceVersion": meta.get("resourceVersion", "")},
+            "status": status,
+        }
+        try:
+            kube.request("PUT", resource.path(ns, name) + "/status", body)
+        except ApiException as e:
+            if e.status in (404, 409):
+                log.debug(f"observedGeneration of {kind.lower()}/{ns}/{name} left for the next pass",
+                          status=e.status)  # fmt: skip
+                continue
+            log.warning(f"Could not update ObservedGeneration of [{kind.lower()}/{ns}/{name}]",
+                        error=str(e).splitlines()[0][:200])  # fmt: skip
+        except Exception as exc:
+            log.warning(f"Could not update ObservedGeneration of [{kind.lower()}/{ns}/{name}]",
+                        error=str(exc).splitlines()[0][:200])  # fmt: skip
 
 
 class KubeCluster:
@@ -140,3 +236,7 @@ class KubeCluster:
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[KubeObject]:
         return read_some(self.kube(), refs)[0]
+
+    def observe(self, objects: Sequence[KubeObject]) -> None:
+        if objects:
+            observe_generations(self.kube(), objects)

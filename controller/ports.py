@@ -75,6 +75,10 @@ class ClusterReader(Protocol):
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[dict[str, Any]]: ...
 
+    def observe(self, objects: Sequence[dict[str, Any]]) -> None:
+        """Tell each object its `metadata.generation` has been processed (`status.observedGeneration`)."""
+        ...
+
 
 class ClaimsIndex(Protocol):
     """Who claims which names (a superset of what etcd reflects)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from extdns.fencing import MAX_VIEW_AGE
 from extdns.plan import Blocked
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
+from extdns.sources.scope import in_scope
 from extdns.syncconfig import SyncConfig
 from process import metrics
 from process.logs import log
@@ -97,7 +98,42 @@ class Controller:
                 self.notify(r.ref, "RecordError", r.reason, True)
 
 
-KIND_OF_RESOURCE = {"service": "Service", "ingress": "Ingress"}
+# The `resource` label's first part (as ExternalDNS writes it) -> the object's Kind.
+KIND_OF_RESOURCE = {
+    "service": "Service",
+    "ingress": "Ingress",
+    "httproute": "HTTPRoute",
+    "grpcroute": "GRPCRoute",
+    "tlsroute": "TLSRoute",
+    "tcproute": "TCPRoute",
+    "udproute": "UDPRoute",
+    "crd": "DNSEndpoint",
+}
+OBSERVED_KIND = "DNSEndpoint"  # the kind whose status.observedGeneration the controller keeps
+
+
+def unobserved(
+    ctl: Controller, cluster: Cluster, refs: Collection[ObjectRef] | None = None
+) -> list[dict[str, Any]]:
+    """The DNSEndpoints read (those of `refs` when given) whose status lags their generation.
+
+    Those the crd source selects whose `status.observedGeneration` differs from `metadata.generation`:
+    what to tell once their records are in.
+    """
+    if "crd" not in ctl.sources:
+        return []
+    out: list[dict[str, Any]] = []
+    for obj in cluster.objects(OBSERVED_KIND):
+        meta = obj.get("metadata") or {}
+        generation = meta.get("generation")
+        if generation is None or (obj.get("status") or {}).get("observedGeneration") == generation:
+            continue
+        ref = ObjectRef(OBSERVED_KIND, meta.get("namespace", ""), meta.get("name", ""))
+        if refs is not None and ref not in refs:
+            continue
+        if in_scope(obj, ctl.source_config, check_controller=False):  # as the crd source selects
+            out.append(dict(obj))
+    return out
 
 
 def apex(name: str) -> str:
@@ -158,6 +194,7 @@ class ObjectsRead:
 
     now: dict[ObjectRef, frozenset[str]]
     before: dict[ObjectRef, set[str]]
+    unobserved: list[dict[str, Any]] = field(default_factory=list)  # the objects' DNSEndpoints to mark
 
 
 class ObjectsReader:
@@ -175,17 +212,19 @@ class ObjectsReader:
     def read(self, todo: frozenset[str] | None) -> Wanted:
         ctl, refs = self.ctl, self.refs
         before = self.claims.names_of(refs)
-        found = collect(snapshot(ctl.cluster.read_some(refs)), ctl.source_config, ctl.sources)
+        cluster = snapshot(ctl.cluster.read_some(refs))
+        found = collect(cluster, ctl.source_config, ctl.sources)
         scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
         others = self.claims.claimants(scope) - set(refs)
         if others:
-            found = collect(snapshot(ctl.cluster.read_some([*refs, *others])), ctl.source_config, ctl.sources)
+            cluster = snapshot(ctl.cluster.read_some([*refs, *others]))
+            found = collect(cluster, ctl.source_config, ctl.sources)
         now = _claims_of(found)
         if self.record:
             self.claims.add(now)  # before the commit: a reader that sees our records sees our claims
         if self.last is None:
             ctl.report_rejections(found.rejections)
-        self.last = ObjectsRead(now, before)
+        self.last = ObjectsRead(now, before, unobserved(ctl, cluster, set(refs)))
         return Wanted(
             [e for e in found.endpoints if e.dns_name in scope],
             frozenset(scope),
@@ -220,6 +259,7 @@ def reconcile(
     now, before = reader.last.now, reader.last.before
     claims.prune({r: now.get(r, frozenset()) for r in refs}, before)
     claims.done(task_id)
+    ctl.cluster.observe(reader.last.unobserved)  # their records are committed: this generation is processed
     stamp = time.time()
     for m in messages:
         if m.seen:
@@ -244,13 +284,15 @@ class ResyncReader:
         self.ctl, self.read_cluster, self.index = ctl, read, index
         self.first: Collected | None = None
         self.last: Collected | None = None
+        self.cluster: Cluster | None = None  # the newest reading
         self.listed_at = 0.0
 
     def read(self, todo: frozenset[str] | None) -> Wanted:
         ctl = self.ctl
         if self.index is not None:
             self.listed_at = self.index.now()
-        self.last = collect(self.read_cluster(), ctl.source_config, ctl.sources)
+        self.cluster = self.read_cluster()
+        self.last = collect(self.cluster, ctl.source_config, ctl.sources)
         if self.first is None:
             self.first = self.last
             ctl.report_rejections(
@@ -292,6 +334,15 @@ def full_sync(
         # A task may have recorded a claim before this LIST and commit after this view: keep every
         # entry younger than the oldest view that can still commit.
         index.rebuild(_claims_of(reader.last), since=reader.listed_at - MAX_VIEW_AGE)
+    if read is None and reader.cluster is not None and reader.last is not None:
+        # Like ExternalDNS's crd source, each pass marks the DNSEndpoints it processed; not those
+        # with a name still in conflict (the next pass), nor objects read from manifests.
+        stuck = set(outcome.unresolved)
+        claims = _claims_of(reader.last)
+        ctl.cluster.observe(
+            [o for o in unobserved(ctl, reader.cluster)
+             if not claims.get(bare(ObjectRef.of(OBSERVED_KIND, o)), frozenset()) & stuck]
+        )  # fmt: skip
     metrics.last_sync.set_to_current_time()
     if not outcome.changed:
         metrics.no_op_runs.inc()

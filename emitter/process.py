@@ -23,12 +23,15 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
-from adapters.kube_api import Kube, KubeObject
-from adapters.kube_cluster import kinds_for
+from adapters.kube_api import RESOURCES, Kube, KubeObject
+from adapters.kube_cluster import CLUSTER_WIDE, kinds_for
 from adapters.outages import backend_of
 from controller.reconcile import Message
 from controller.refs import ref_key
+from emitter.discovery import Discovery
+from emitter.routes import RouteIndex
 from extdns.sources import ObjectRef
+from extdns.sources.gateway import ROUTE_KINDS
 from process import health, metrics
 from process.backoff import Backoff
 from process.logs import log
@@ -174,11 +177,20 @@ class ServiceIndex:
             return sorted(self.node_dependent)
 
 
-def affected(kind: str, obj: KubeObject, services: ServiceIndex) -> list[ObjectRef]:
-    """The Services/Ingresses whose records an event on this object may change."""
+OWN_KINDS = frozenset({"Service", "Ingress", "DNSEndpoint", *ROUTE_KINDS})  # objects that claim names
+
+
+def affected(
+    kind: str, obj: KubeObject, services: ServiceIndex, routes: RouteIndex | None = None
+) -> list[ObjectRef]:
+    """The objects (Services, Ingresses, routes, DNSEndpoints) whose records an event on it may change."""
     ns, name, uid = _meta(obj)
-    if kind in ("Service", "Ingress"):
+    if kind in OWN_KINDS:
         return [ObjectRef(kind, ns, name, uid)]
+    if kind == "Gateway":
+        return routes.routes_of_gateway(ns, name) if routes is not None else []
+    if kind == "Namespace":
+        return routes.routes_of_namespace(name) if routes is not None else []
     if kind == "EndpointSlice":
         svc = ((obj.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name")
         return [ObjectRef("Service", ns, svc)] if svc else []
@@ -190,8 +202,6 @@ def affected(kind: str, obj: KubeObject, services: ServiceIndex) -> list[ObjectR
 
 
 # ---------------------------------------------------------------- watching
-
-
 
 
 def _read_timeout(exc: BaseException) -> bool:
@@ -230,6 +240,7 @@ class Watcher:
     listed: threading.Event = field(default_factory=threading.Event)  # set once the first list is in
     idle: float = 130.0  # no byte (event, bookmark, end of watch) for this long: the watch is hung
     last_seen: float = field(default_factory=time.monotonic)  # last sign of life of the watch
+    publish_first: bool = False  # the first list is news (a kind that appeared mid-term), not a cache warm-up
 
     def stale(self) -> str | None:
         """A line saying the watch is silent for too long, or None."""
@@ -238,8 +249,8 @@ class Watcher:
 
     @property
     def scope(self) -> str:
-        """The namespace to list and watch (--namespace); Nodes are cluster-wide."""
-        return "" if self.kind == "Node" else self.namespace
+        """The namespace to list and watch (--namespace); Nodes, Namespaces and Gateways are cluster-wide."""
+        return "" if self.kind in CLUSTER_WIDE else self.namespace
 
     def _relist(self, first: bool) -> str:
         items, rv = self.kube.list(self.kind, self.scope)
@@ -249,7 +260,8 @@ class Watcher:
             key = f"{ns}/{name}"
             seen[key] = (obj.get("metadata") or {}).get("resourceVersion", "")
             if first:
-                self.emit(self.kind, "SYNC", obj)  # warm caches; not published (the resync covers start-up)
+                # warm caches; not published (the resync covers start-up), unless the kind is new
+                self.emit(self.kind, "ADDED" if self.publish_first else "SYNC", obj)
             elif self.versions.get(key) != seen[key]:
                 self.emit(self.kind, "MODIFIED", obj)
         if not first:
@@ -295,6 +307,14 @@ class Watcher:
                 log.info(f"watch of {self.kind}: resourceVersion too old, relisting")
                 rv = ""
             except Exception as exc:
+                if isinstance(exc, ApiException) and exc.status == 404 and RESOURCES[self.kind].optional:
+                    # Its CRD went away; discovery stops this watch. Until then, quietly.
+                    if not failing:
+                        log.info(f"watch of {self.kind}: not served any more (CRD removed?)")
+                        failing = True
+                    rv = ""
+                    self.stop.wait(backoff.next())
+                    continue
                 if _read_timeout(exc):
                     metrics.watch_restarts.labels(kind=self.kind, reason="stale").inc()
                     log.warning(
@@ -430,49 +450,86 @@ def lead(
     metrics.leader.set(1)
     stop = threading.Event()
     services = ServiceIndex()
+    routes = RouteIndex()
     publisher = Publisher(rt, stop)
 
     def emit(kind: str, etype: str, obj: KubeObject) -> None:
         metrics.events_seen.labels(kind=kind, type=etype).inc()
         if kind == "Service":
             services.update(obj, etype == "DELETED")
+        elif kind in ROUTE_KINDS:
+            routes.update_route(kind, obj, etype == "DELETED")
+        elif kind == "Gateway":
+            routes.update_gateway(obj, etype == "DELETED")
         if etype == "SYNC":
             return
         seen = time.time()
         rv = (obj.get("metadata") or {}).get("resourceVersion", "")
-        for ref in affected(kind, obj, services):
+        for ref in affected(kind, obj, services, routes):
             publisher.q.put(Message(ref, seen, rv if ref.kind == kind else "", etype))
 
     threads = [threading.Thread(target=publisher.run, name="publisher", daemon=True)]
-    watchers = [
-        Watcher(
+    watchers: dict[str, tuple[Watcher, threading.Event, threading.Thread]] = {}
+    watchers_lock = threading.Lock()
+
+    def start_watch(kind: str, late: bool = False) -> None:
+        halt = threading.Event()  # this watch's own stop: leadership ends, or its kind went away
+        w = Watcher(
             rt.kube,
             kind,
             rt.settings.namespace,
             emit,
-            stop,
+            halt,
             known.setdefault(kind, {}),
             idle=rt.settings.watch_idle_timeout,
+            publish_first=late,
         )
-        for kind in kinds_for(rt.sources)
-    ]
+        t = threading.Thread(target=w.run, name=f"watch-{kind}", daemon=True)
+        with watchers_lock:
+            if stop.is_set():
+                return
+            watchers[kind] = (w, halt, t)
+        t.start()
+
+    def stop_watch(kind: str) -> None:
+        with watchers_lock:
+            found = watchers.pop(kind, None)
+        if found is not None:
+            found[1].set()
+
+    def current() -> list[Watcher]:
+        with watchers_lock:
+            return [w for w, _, _ in watchers.values()]
+
+    kinds = kinds_for(rt.sources)
+    optional = [k for k in kinds if RESOURCES[k].optional]
+    discovery = Discovery(rt.kube, optional, start_watch, stop_watch, stop)
 
     def watches_alive() -> str | None:
-        stale = [s for w in watchers if (s := w.stale())]
+        stale = [s for w in current() if (s := w.stale())]
         return "; ".join(stale) or None
 
     health.CHECKS["watches"] = watches_alive
-    threads += [threading.Thread(target=w.run, name=f"watch-{w.kind}", daemon=True) for w in watchers]
 
     def announce() -> None:
         # Changes after the first lists are watched; before them, the resync is the safety net.
-        for w in watchers:
+        while not discovery.ready.wait(0.1):
+            if stop.is_set():
+                return
+        for w in current():
             while not w.listed.wait(0.1):
                 if stop.is_set():
                     return
         log.info("became the leader; watching", identity=lease.identity)
 
     threads.append(threading.Thread(target=announce, name="announce", daemon=True))
+    if optional:
+        threads.append(threading.Thread(target=discovery.run, name="discovery", daemon=True))
+    else:
+        discovery.ready.set()
+    for kind in kinds:
+        if not RESOURCES[kind].optional:
+            start_watch(kind)
     for t in threads:
         t.start()
     last_renewed = time.monotonic()
@@ -489,10 +546,14 @@ def lead(
                     log.warning("lease expired while the API server was unreachable; standing by")
                     break
     finally:
-        stop.set()
+        with watchers_lock:
+            stop.set()
+            running = list(watchers.values())
+        for _, halt, _ in running:
+            halt.set()
         health.CHECKS.pop("watches", None)  # a standby watches nothing: nothing can be stale
         metrics.leader.set(0)
-        for t in threads:
+        for t in [*threads, *(t for _, _, t in running)]:
             t.join(timeout=5)
         if shutdown.is_set():
             lease.release()

@@ -129,6 +129,7 @@ class FakeCluster:
         self.version = 0
         self.gate = gate
         self.on_read: Callable[[int], None] = lambda version: None
+        self.observed: list[ObjectRef] = []  # status writes, in order
         for obj in objects:
             self.put(obj)
 
@@ -154,6 +155,17 @@ class FakeCluster:
         self.on_read(self.version)
         wanted = {ObjectRef(r.kind, r.namespace, r.name) for r in refs}
         return [copy.deepcopy(o) for ref, o in self.objects.items() if ref in wanted]
+
+    def observe(self, objects: Sequence[dict[str, Any]]) -> None:
+        """As the status subresource: only `status.observedGeneration` changes, and only if the object did not."""
+        for obj in objects:
+            ref = self.ref(obj)
+            held = self.objects.get(ref)
+            version = obj["metadata"].get("resourceVersion")
+            if held is None or held["metadata"].get("resourceVersion") != version:
+                continue
+            self.observed.append(ref)
+            held.setdefault("status", {})["observedGeneration"] = obj["metadata"].get("generation")
 
 
 @dataclass

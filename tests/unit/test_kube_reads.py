@@ -93,3 +93,207 @@ def test_only_what_some_service_needs_is_listed(services: list[dict[str, Any]], 
     everything = Cluster.from_objects([*services, SLICE, POD, NODE])
     assert collect(cluster, cfg).endpoints == collect(everything, cfg).endpoints
     assert collect(cluster, cfg).endpoints  # the cases do produce records
+
+
+# ---------------------------------------------------------------- Gateway API routes and DNSEndpoints
+
+GWV1 = "gateway.networking.k8s.io/v1"
+
+
+def gw(name: str, ip: str, origin: str = "Same", ns: str = "infra") -> dict[str, Any]:
+    listener: dict[str, Any] = {"name": "http", "protocol": "HTTP", "port": 80}
+    if origin != "Same":
+        listener["allowedRoutes"] = {
+            "namespaces": {"from": origin, "selector": {"matchLabels": {"dns": "on"}}}
+        }
+    return {
+        "kind": "Gateway", "apiVersion": GWV1, "metadata": {"name": name, "namespace": ns},
+        "spec": {"listeners": [listener]}, "status": {"addresses": [{"type": "IPAddress", "value": ip}]},
+    }  # fmt: skip
+
+
+def http_route(name: str, host: str, parent: str, ns: str = "app") -> dict[str, Any]:
+    ref = {"name": parent, "namespace": "infra"}
+    accepted = {"type": "Accepted", "status": "True"}
+    return {
+        "kind": "HTTPRoute", "apiVersion": GWV1, "metadata": {"name": name, "namespace": ns},
+        "spec": {"parentRefs": [ref], "hostnames": [host]},
+        "status": {"parents": [{"parentRef": ref, "conditions": [accepted]}]},
+    }  # fmt: skip
+
+
+NS_APP = {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "app", "labels": {"dns": "on"}}}
+
+
+def dns_endpoint(
+    name: str, generation: int, observed: int | None, *records: tuple[str, str, str]
+) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "app", "generation": generation, "resourceVersion": f"{generation}0"}
+    return {
+        "kind": "DNSEndpoint", "apiVersion": "externaldns.k8s.io/v1alpha1", "metadata": meta,
+        "spec": {"endpoints": [{"dnsName": n, "recordType": t, "targets": [v]} for n, t, v in records]},
+        "status": {} if observed is None else {"observedGeneration": observed},
+    }  # fmt: skip
+
+
+class FakeKube(RecordingKube):
+    """RecordingKube with GETs, and kinds whose CRD is missing (a 404 on LIST, None on GET)."""
+
+    def __init__(self, objects: list[dict[str, Any]], absent: frozenset[str] = frozenset()) -> None:
+        super().__init__(objects)
+        self.absent = absent
+        self.gets: list[tuple[str, str, str]] = []
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def list(
+        self, kind: str, namespace: str = "", label_selector: str = ""
+    ) -> tuple[list[dict[str, Any]], str]:
+        if kind in self.absent:
+            from kubernetes.client.exceptions import ApiException
+
+            self.lists.append((kind, label_selector))
+            raise ApiException(status=404, reason="Not Found")
+        return super().list(kind, namespace, label_selector)
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.gets.append((kind, namespace, name))
+        for o in self.objects:
+            meta = o["metadata"]
+            if o["kind"] == kind and meta["name"] == name and meta.get("namespace", "") == namespace:
+                return dict(o)
+        return None
+
+    def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        self.requests.append((method, path, body))
+        return {}
+
+
+def test_kinds_for_route_and_crd_sources() -> None:
+    from adapters.kube_cluster import kinds_for
+
+    assert kinds_for(["gateway-httproute", "gateway-udproute"]) == [
+        "HTTPRoute",
+        "UDPRoute",
+        "Gateway",
+        "Namespace",
+    ]
+    assert kinds_for(["crd"]) == ["DNSEndpoint"]
+    assert kinds_for(["service", "crd"]) == ["Service", "DNSEndpoint", "EndpointSlice", "Pod", "Node"]
+
+
+@pytest.mark.parametrize(
+    ("objects", "listed"),
+    [
+        ([gw("gw", "203.0.113.1")], ["HTTPRoute"]),  # no route: no Gateway is read
+        (
+            [http_route("web", "web.example.org", "gw"), gw("gw", "203.0.113.1", "All")],
+            ["HTTPRoute", "Gateway"],
+        ),
+        (
+            [http_route("web", "web.example.org", "gw"), gw("gw", "203.0.113.1", "Selector"), NS_APP],
+            ["HTTPRoute", "Gateway", "Namespace"],
+        ),
+    ],
+)
+def test_the_resync_reads_gateways_only_for_routes_and_namespaces_only_for_selectors(
+    objects: list[dict[str, Any]], listed: list[str]
+) -> None:
+    kube = RecordingKube(objects)
+    cfg = SourceConfig()
+    cluster = read_all(kube, ("gateway-httproute",), cfg)  # type: ignore[arg-type]
+    assert [kind for kind, _ in kube.lists] == listed
+    everything = Cluster.from_objects(objects)
+    assert (
+        collect(cluster, cfg, ("gateway-httproute",)).endpoints
+        == collect(everything, cfg, ("gateway-httproute",)).endpoints
+    )
+    if len(listed) > 1:
+        assert [e.targets for e in collect(cluster, cfg, ("gateway-httproute",)).endpoints] == [
+            ("203.0.113.1",)
+        ]
+
+
+def test_a_kind_whose_crd_is_missing_reads_as_none_and_counts_a_source_error() -> None:
+    from process import metrics
+
+    kube = FakeKube([LB], absent=frozenset({"HTTPRoute", "GRPCRoute", "DNSEndpoint"}))
+    before = metrics.source_errors._value.get()
+    cluster = read_all(kube, ("service", "gateway-httproute", "gateway-grpcroute", "crd"), SourceConfig())  # type: ignore[arg-type]
+    assert [s["metadata"]["name"] for s in cluster.services] == ["lb"]
+    assert cluster.objects("HTTPRoute") == () and cluster.objects("DNSEndpoint") == ()
+    assert metrics.source_errors._value.get() == before + 3
+
+
+def test_a_missing_builtin_kind_is_still_an_error() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    kube = FakeKube([], absent=frozenset({"Service"}))
+    with pytest.raises(ApiException):
+        read_all(kube, ("service",), SourceConfig())  # type: ignore[arg-type]
+
+
+def test_read_some_of_a_route_brings_its_gateways_and_when_they_select_namespaces_its_namespace() -> None:
+    from adapters.kube_cluster import read_some
+    from extdns.sources import ObjectRef
+
+    web = http_route("web", "web.example.org", "gw")
+    kube = FakeKube([web, gw("gw", "203.0.113.1", "All"), NS_APP])
+    objects, _ = read_some(kube, [ObjectRef("HTTPRoute", "app", "web")])  # type: ignore[arg-type]
+    assert sorted(o["kind"] for o in objects) == ["Gateway", "HTTPRoute"]
+    kube = FakeKube([web, gw("gw", "203.0.113.1", "Selector"), NS_APP])
+    objects, _ = read_some(kube, [ObjectRef("HTTPRoute", "app", "web")])  # type: ignore[arg-type]
+    assert sorted(o["kind"] for o in objects) == ["Gateway", "HTTPRoute", "Namespace"]
+    cfg = SourceConfig()
+    resync = collect(
+        Cluster.from_objects([web, gw("gw", "203.0.113.1", "Selector"), NS_APP]), cfg, ("gateway-httproute",)
+    )
+    assert collect(Cluster.from_objects(objects), cfg, ("gateway-httproute",)).endpoints == resync.endpoints
+    assert resync.endpoints, "the Selector admits the labelled namespace"
+
+
+def test_observed_generation_is_put_on_the_status_subresource_with_the_resource_version_read() -> None:
+    from adapters.kube_cluster import observe_generations
+
+    kube = FakeKube([])
+    observe_generations(kube, [dns_endpoint("rec", 3, 2, ("a.example.org", "A", "192.0.2.1"))])  # type: ignore[arg-type]
+    [(method, path, body)] = kube.requests
+    assert (method, path) == (
+        "PUT",
+        "/apis/externaldns.k8s.io/v1alpha1/namespaces/app/dnsendpoints/rec/status",
+    )
+    assert body["metadata"]["resourceVersion"] == "30" and body["status"] == {"observedGeneration": 3}
+
+
+def _controller(cluster: Any, sources: tuple[str, ...] = ("crd",)) -> Any:
+    from controller.reconcile import Controller
+    from extdns.syncconfig import SyncConfig
+    from tests.fakes import FakeClaims, FakeEtcd, FakeStore
+
+    store = FakeStore(FakeEtcd(), "/skydns")
+    return Controller(
+        store, cluster, FakeClaims(), SyncConfig(owner_id="t", prefix="/skydns"), SourceConfig(), sources
+    )
+
+
+def test_the_resync_and_the_task_mark_dns_endpoints_observed_only_when_the_generation_differs() -> None:
+    from controller.reconcile import Message, full_sync, reconcile
+    from extdns.sources import ObjectRef
+    from tests.fakes import FakeCluster
+
+    cluster = FakeCluster([
+        dns_endpoint("new", 1, None, ("new.example.org", "A", "192.0.2.1")),
+        dns_endpoint("done", 2, 2, ("done.example.org", "A", "192.0.2.2")),
+        dns_endpoint("stale", 3, 2, ("stale.example.org", "A", "192.0.2.3"), ("mx.example.org", "MX", "10 mx.example.org")),
+    ])  # fmt: skip
+    ctl = _controller(cluster)
+    full_sync(ctl)
+    assert sorted(r.name for r in cluster.observed) == ["new", "stale"]
+    assert cluster.objects[ObjectRef("DNSEndpoint", "app", "stale")]["status"] == {"observedGeneration": 3}
+    full_sync(ctl)
+    assert len(cluster.observed) == 2, "nothing differs any more: no write"
+    cluster.put(dns_endpoint("done", 4, 2, ("done.example.org", "A", "192.0.2.4")))
+    ctl.claims.mark_pending("DNSEndpoint/app/done")
+    reconcile(ctl, [Message(ObjectRef("DNSEndpoint", "app", "done"))])
+    assert cluster.observed[2:] == [ObjectRef("DNSEndpoint", "app", "done")]
+    assert cluster.objects[ObjectRef("DNSEndpoint", "app", "done")]["status"] == {"observedGeneration": 4}
+    assert not _controller(cluster, ("service",)).cluster.observed[3:], "without the crd source: untouched"
