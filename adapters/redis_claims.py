@@ -96,6 +96,49 @@ return 0
 """
 
 
+# ARGV: since, object prefix, name prefix, then per object: its key, how many names, the names.
+# Drops every index entry scored before `since`, then records the claims at `since` (newer kept):
+# one call, so the resync hands Redis its claims in one command instead of two per object and name.
+REBUILD = """
+local since, op, np = ARGV[1], ARGV[2], ARGV[3]
+local below = '(' .. since
+for _, prefix in ipairs({op, np}) do
+  local cursor = '0'
+  repeat
+    local page = redis.call('SCAN', cursor, 'MATCH', prefix .. '*', 'COUNT', 1000)
+    cursor = page[1]
+    for _, k in ipairs(page[2]) do redis.call('ZREMRANGEBYSCORE', k, '-inf', below) end
+  until cursor == '0'
+end
+local function add(key, members)
+  for first = 1, #members, 500 do
+    local args = {}
+    for j = first, math.min(first + 499, #members) do
+      args[#args + 1] = since
+      args[#args + 1] = members[j]
+    end
+    redis.call('ZADD', key, 'GT', unpack(args))
+  end
+end
+local claimants = {}
+local i = 4
+while i <= #ARGV do
+  local key, n = ARGV[i], tonumber(ARGV[i + 1])
+  local names = {}
+  for j = i + 2, i + 1 + n do
+    names[#names + 1] = ARGV[j]
+    local c = claimants[ARGV[j]]
+    if not c then c = {}; claimants[ARGV[j]] = c end
+    c[#c + 1] = key
+  end
+  if n > 0 then add(op .. key, names) end
+  i = i + 2 + n
+end
+for name, keys in pairs(claimants) do add(np .. name, keys) end
+return 1
+"""
+
+
 def _text(values: Iterable[bytes | str]) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else v for v in values]
 
@@ -133,6 +176,7 @@ class Claims:
         self._take = client.register_script(TAKE)
         self._done = client.register_script(DONE)
         self._release = client.register_script(RELEASE)
+        self._rebuild = client.register_script(REBUILD)
 
     def now(self) -> float:
         """Redis's clock: every process scores claims on the same one."""
@@ -209,9 +253,8 @@ class Claims:
         commit: an entry recorded after that may come from a task whose commit the resync's view
         does not show yet, and survives (the task prunes it itself once it no longer holds).
         """
-        stale = [k for pattern in (OBJECT + "*", NAME + "*") for k in self.r.scan_iter(pattern, count=1000)]
-        pipe = self.r.pipeline(transaction=True)
-        for k in stale:
-            pipe.zremrangebyscore(k, "-inf", f"({since}")
-        _record(pipe, claims, since)
-        pipe.execute()
+        args: list[str | float] = [repr(since), OBJECT, NAME]
+        for ref, names in claims.items():
+            unique = set(names)
+            args += [ref_key(ref), len(unique), *unique]
+        self._rebuild(keys=[], args=args)

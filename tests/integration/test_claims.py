@@ -82,6 +82,26 @@ def test_claims_are_added_before_and_pruned_after_and_rebuild_keeps_newer_entrie
     assert claims.names_of([X, Y]) == {X: set(), Y: set()}
 
 
+def test_a_large_rebuild_is_exactly_the_resync_claims_plus_newer_entries(
+    claims: Claims, client: redis.Redis
+) -> None:
+    objects = [ObjectRef("Service", "ns", f"s{i}") for i in range(2000)]
+    # Before the resync: every object claimed a name it has since given up, and s0 a name still its.
+    claims.add({ref: {f"old-{ref.name}.example.org"} for ref in objects})
+    listed = claims.now()
+    time.sleep(0.01)
+    claims.add({Y: {"late.example.org"}})  # recorded by a task after the resync listed
+    wanted = {ref: {f"{ref.name}.example.org", "shared.example.org"} for ref in objects[:1200]}
+    wanted |= {ref: {f"{ref.name}.example.org"} for ref in objects[1200:]}
+    wanted[objects[0]].add("old-s0.example.org")
+    claims.rebuild(wanted, since=listed)
+    got = claims.names_of([*objects, Y])
+    assert got == {**{ref: names for ref, names in wanted.items()}, Y: {"late.example.org"}}
+    assert claims.claimants(["shared.example.org"]) == set(objects[:1200]), "more claimants than one ZADD batch"
+    assert claims.claimants(["old-s1.example.org", "old-s0.example.org"]) == {objects[0]}
+    assert client.zscore("extdns:names-of:Service/ns/s0", "old-s0.example.org") == listed, "re-recorded at since"
+
+
 def test_release_deletes_a_lock_only_while_it_holds_the_token(claims: Claims, client: redis.Redis) -> None:
     client.set("extdns:resync-lock", "mine")
     assert not claims.release("extdns:resync-lock", "theirs")
