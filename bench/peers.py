@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python -m bench.peers [--latency-events 100] [--latency-events-theirs 20]
                                         [--burst 1000,5000] [--noop 1000,10000] [--dns-seconds 3]
+                                        [--steady 10000] [--steady-loops 6] [--steady-interval 3]
 
 Everything runs on one machine against one kube-apiserver, Redis and etcd started by tools.testenv;
 each measurement gets its own namespace (both controllers run with `--namespace`), domain and etcd
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import platform
 import random
@@ -382,6 +384,8 @@ class Bench:
                     runs[which].append((r, pp.delta(before, pp.etcd_requests(s.etcd_url))))
                     took = f"{r.wall:.1f} s wall, {r.cpu:.2f} s CPU, {len(r.writes)} keys written"
                     self.say(f"{attempt} sync {size} {which}: {took}")
+            if size in self.args.steady_sizes:
+                rows += self.steady(ns, domain, size)
             (oi, oie), (on, one) = runs["ours"]
             (ti, tie), (tn, tne) = runs["theirs"]
             k = f"{size // 1000}k" if size >= 1000 else str(size)
@@ -404,6 +408,74 @@ class Bench:
                 ),
             ]
         return rows
+
+    def steady(self, ns: str, domain: str, size: int) -> list[Row]:
+        """Running controllers over N published Services: CPU per no-op loop, median over the loops.
+
+        Ours: a worker (concurrency 1) and beat at `--interval`; theirs: `external-dns --interval`,
+        informers warm. Each loop's CPU is the controller's CPU between two "All records are already
+        up to date" lines (idle time between loops included, as it is for ExternalDNS).
+        """
+        s = self.stack
+        assert s.kubeconfig is not None
+        loops, interval = self.args.steady_loops, f"{self.args.steady_interval}s"
+        tag = uuid.uuid4().hex[:8]
+        logdir = self.work / f"steady-{size}"
+        logdir.mkdir()
+        p = make_pipeline(
+            s.redis_url, s.etcd_url, s.kubeconfig, logdir, EXTERNAL_DNS_NAMESPACE=ns,
+            EXTERNAL_DNS_DOMAIN_FILTER=domain, EXTERNAL_DNS_INTERVAL=interval,
+        )  # fmt: skip
+        try:
+            p.start_worker(concurrency=1)
+            p.start_beat()
+            ours = self._per_loop(
+                lambda: p.log("worker"), "All records are already up to date",
+                lambda: tree_cpu([p.procs["worker"].pid]), loops,
+            )  # fmt: skip
+        finally:
+            p.stop()
+        log = logdir / "external-dns.log"
+        argv = pp.external_dns_argv(
+            s.kubeconfig, "bench", f"/steady-{tag}", domain, f"--interval={interval}", f"--namespace={ns}"
+        )
+        proc = testenv.Proc("external-dns", argv, log, env=pp.controller_env(s.etcd_url)).start()
+        try:
+            theirs = self._per_loop(
+                lambda: log.read_text(errors="replace"), 'msg="All records are already up to date"',
+                lambda: tree_cpu([proc.pid]), loops,
+            )  # fmt: skip
+        finally:
+            proc.stop()
+        k = f"{size // 1000}k" if size >= 1000 else str(size)
+        self.say(f"steady {size}: ours {ours}, theirs {theirs}")
+        return [
+            Row(
+                f"running, no-op loop over {k} Services: CPU per loop",
+                statistics.median(ours), statistics.median(theirs), "s",
+                note=f"median of {loops} loops at --interval {interval}; ours {_spread(ours)}, "
+                f"theirs {_spread(theirs)}; worker vs external-dns process",
+            )
+        ]  # fmt: skip
+
+    def _per_loop(
+        self, text: Callable[[], str], marker: str, cpu: Callable[[], float], loops: int
+    ) -> list[float]:
+        """CPU used between consecutive markers in a log, for `loops` loops after the first marker."""
+        samples: list[float] = []
+        seen = 0
+        deadline = time.monotonic() + 300 + loops * 60
+        while len(samples) <= loops:
+            count = text().count(marker)
+            if count > seen:
+                if count > seen + 1 and samples:
+                    raise RuntimeError(f"missed a loop boundary ({count - seen} markers at once)")
+                samples.append(cpu())
+                seen = count
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(samples)} of {loops + 1} loops seen ({marker!r})")
+            time.sleep(0.05)
+        return [round(b - a, 3) for a, b in itertools.pairwise(samples)]
 
     def dns_qps(self) -> tuple[list[Row], str]:
         """bench/dns_qps.py as it is (its own etcd, dnsperf); its rows become ratio rows here."""
@@ -429,6 +501,10 @@ class Bench:
                 rows.append(Row(f"DNS avg latency, cache {cache}, {label}", o[1], t[1], "ms"))
                 rows.append(Row(f"DNS server RSS after, cache {cache}, {label}", o[2], t[2], "MB"))
         return rows, out
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.3g}-{max(values):.3g}"
 
 
 def _kv(d: dict[str, int]) -> str:
@@ -521,6 +597,11 @@ def write_report(
         "  `Delete key` log lines; write requests are etcd's revision delta (one per Put, DeleteRange",
         "  or Txn with writes); KV requests are deltas of etcd's `grpc_server_handled_total` for",
         "  Range/Txn/Put/DeleteRange.",
+        "- **Running, no-op loop**: the same N Services, already published, with both controllers",
+        "  running: our Celery worker (concurrency 1) with beat at `--interval`, against",
+        "  `external-dns --interval` (informers warm, no `--events`). CPU of one loop is the worker's",
+        "  (with its pool child) or ExternalDNS's CPU from /proc between two consecutive \"All records",
+        '  are already up to date" log lines; the row is the median over the loops, min-max in the note.',
         "- **DNS**: `bench/dns_qps.py` unchanged (dnsperf, its own etcd, both servers over the same",
         "  records, with and without `cache 30`); its full output is below.",
         "",
@@ -546,10 +627,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--noop", default="1000,10000", help="comma-separated sizes for the sync runs ('' to skip)"
     )
+    ap.add_argument(
+        "--steady", default="10000", help="sizes (of --noop) also measured as running controllers"
+    )
+    ap.add_argument("--steady-loops", type=int, default=6, help="loops measured per running controller")
+    ap.add_argument("--steady-interval", type=int, default=3, help="--interval of both, seconds")
     ap.add_argument("--dns-seconds", type=int, default=3, help="seconds per dnsperf row (0 skips DNS)")
     ap.add_argument("--dns-names", type=int, default=1000)
     ap.add_argument("--output", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    args.steady_sizes = {int(x) for x in args.steady.split(",") if x}
     started, t0 = datetime.now(UTC), time.monotonic()
     rows: list[Row] = []
     dns_out = ""

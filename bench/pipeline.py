@@ -1,12 +1,15 @@
 """Pipeline benchmarks on the real API server, Redis and etcd: event latency, burst throughput, no-op resync.
 
     .venv/bin/python -m bench.pipeline [--latency 200] [--burst 5000] [--workers 1 2] [--noop 10000]
+                                       [--httproute 100] [--rounds 3]
 
 Prints a table. Latency: a Service gets its LoadBalancer IP through the status subresource; we time
 from the PATCH to the record in etcd and to the answer from our DNS server (emitter + one worker).
 Burst: N Services with addresses are created while no worker runs (the emitter queues them), then W
 workers start; we time until every record is in etcd. No-op resync: `extdns sync --once` over N
-Services whose records are already right: wall, CPU, and etcd writes (revision delta).
+Services whose records are already right: wall, CPU, and etcd writes (revision delta). HTTPRoute:
+N routes attached to one Gateway (the Gateway API CRDs of tests/crds installed); we time from the
+PATCH that changes a route's hostname to the answer for the new name, in several rounds.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -23,9 +27,13 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from adapters.redis_claims import PENDING
 from tests.e2e.pipeline import Pipeline, make_pipeline
@@ -209,6 +217,113 @@ def bench_noop(p: Pipeline, n: int) -> tuple[str, str]:
     )
 
 
+GATEWAY_API = ("gateway.networking.k8s.io", "v1")
+CRDS = Path(__file__).resolve().parents[1] / "tests" / "crds" / "gateway-api.yaml"
+
+
+def install_gateway_crds(api: client.ApiClient) -> None:
+    """The test Gateway API CRDs, once; return when Gateways and HTTPRoutes are served."""
+    ext = client.ApiextensionsV1Api(api)
+    for doc in yaml.safe_load_all(CRDS.read_text()):
+        try:
+            ext.create_custom_resource_definition(doc)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+    custom = client.CustomObjectsApi(api)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            custom.list_cluster_custom_object(*GATEWAY_API, "gateways")
+            custom.list_cluster_custom_object(*GATEWAY_API, "httproutes")
+            return
+        except ApiException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def accepted(gateway: str) -> dict[str, Any]:
+    """A route status saying the Gateway accepted the route."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    condition = {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                 "lastTransitionTime": now}  # fmt: skip
+    parent = {
+        "parentRef": {"name": gateway},
+        "controllerName": "example.net/gateway",
+        "conditions": [condition],
+    }
+    return {"status": {"parents": [parent]}}
+
+
+def bench_httproute(p: Pipeline, n: int, rounds: int) -> list[tuple[str, str]]:
+    api = p.core.api_client
+    install_gateway_crds(api)
+    custom = client.CustomObjectsApi(api)
+    ns = namespace(p.core)
+    gateway = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "gw"},
+        "spec": {
+            "gatewayClassName": "bench",
+            "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": f"*.{p.domain}"}],
+        },
+    }
+    custom.create_namespaced_custom_object(*GATEWAY_API, ns, "gateways", gateway)
+    custom.patch_namespaced_custom_object_status(
+        *GATEWAY_API,
+        ns,
+        "gateways",
+        "gw",
+        {"status": {"addresses": [{"type": "IPAddress", "value": "10.9.0.1"}]}},
+    )
+    p.start_worker()
+    p.start_emitter()
+    dns_port = start_dns(p)
+
+    def host(i: int, r: int) -> str:
+        return f"r{i}-{r}.{p.domain}"
+
+    for i in range(n):
+        route = {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": f"r{i}"},
+            "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [host(i, 0)]},
+        }
+        custom.create_namespaced_custom_object(*GATEWAY_API, ns, "httproutes", route)
+        custom.patch_namespaced_custom_object_status(*GATEWAY_API, ns, "httproutes", f"r{i}", accepted("gw"))
+    p.wait("every route answered", lambda: all(answered(dns_port, host(i, 0)) for i in range(n)), 120)
+    p50s: list[float] = []
+    p99s: list[float] = []
+    for r in range(1, rounds + 1):
+        took: list[float] = []
+        for i in range(n):
+            name = host(i, r)
+            t0 = time.monotonic()
+            custom.patch_namespaced_custom_object(
+                *GATEWAY_API, ns, "httproutes", f"r{i}", {"spec": {"hostnames": [name]}}
+            )
+            while not answered(dns_port, name):
+                if time.monotonic() - t0 > 10:
+                    raise AssertionError(f"{name} not answered within 10 s")
+                time.sleep(0.001)
+            took.append(time.monotonic() - t0)
+        p50s.append(pct(took, 0.5))
+        p99s.append(pct(took, 0.99))
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.0f} ms ({min(values):.0f}-{max(values):.0f})"
+
+    return [
+        (
+            f"HTTPRoute hostname change → DNS answer, {n} routes, 1 worker, median of {rounds} rounds",
+            f"p50 {spread(p50s)}  p99 {spread(p99s)}",
+        )
+    ]
+
+
 def print_table(title: str, context: str, rows: list[tuple[str, str]]) -> None:
     """Two aligned columns under a header naming the run (context) and the date."""
     width = max(len(r[0]) for r in rows)
@@ -223,14 +338,18 @@ def main() -> int:
     ap.add_argument("--burst", type=int, default=5000)
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--noop", type=int, default=10000)
+    ap.add_argument(
+        "--httproute", type=int, default=100, help="routes in the HTTPRoute latency bench (0: skip)"
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the HTTPRoute bench")
     args = ap.parse_args()
     rows: list[tuple[str, str]] = []
     with testenv.stack() as s:
         redis_url, etcd_url, kubeconfig = s.start_redis(), s.start_etcd(), s.start_kube()
 
-        def run(step: str, fn: object, *a: object) -> None:
+        def run(step: str, fn: object, *a: object, **env: str) -> None:
             tmp = Path(tempfile.mkdtemp(prefix=f"bench-{step}-"))
-            p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp, EXTERNAL_DNS_INTERVAL="1h")
+            p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp, EXTERNAL_DNS_INTERVAL="1h", **env)
             try:
                 out = fn(p, *a)  # type: ignore[operator]
                 rows.extend(out if isinstance(out, list) else [out])
@@ -245,6 +364,14 @@ def main() -> int:
             run(f"burst{w}", bench_burst, args.burst, w)
         if args.noop:
             run("noop", bench_noop, args.noop)
+        if args.httproute:
+            run(
+                "httproute",
+                bench_httproute,
+                args.httproute,
+                args.rounds,
+                EXTERNAL_DNS_SOURCE="gateway-httproute",
+            )
     print_table("benchmark", f"{os.cpu_count()} cores", rows)
     return 0
 
