@@ -9,7 +9,7 @@ from extdns.addresses import address_type
 from extdns.endpoint import RECORD_TYPES, Endpoint
 from extdns.key_layout import uses_exact_key
 from extdns.names import InvalidName, is_reverse_name, name_problem, normalize_name
-from extdns.registry import parse_labels
+from extdns.registry import parse_labels, storable_label
 from extdns.rejected import Rejected
 from extdns.syncconfig import SyncConfig
 
@@ -46,6 +46,19 @@ def validate_desired(endpoints: Iterable[Endpoint], cfg: SyncConfig) -> tuple[li
                 )
             )
             checked = replace(checked, targets=checked.targets[:1])
+        unstorable = [key for key, value in checked.labels.items() if not storable_label(key, value)]
+        if unstorable:
+            rejected.extend(
+                Rejected(
+                    describe(endpoint),
+                    f"label {key!r}={checked.labels[key]!r} would not read back as written from the"
+                    " ownership TXT record; dropped",
+                )
+                for key in unstorable
+            )
+            checked = replace(
+                checked, labels={k: v for k, v in checked.labels.items() if k not in unstorable}
+            )
         accepted.append(checked)
     return accepted, rejected
 

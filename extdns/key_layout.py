@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from extdns.endpoint import OWNER_LABEL, RESOURCE_LABEL
+from extdns.endpoint import OWNER_LABEL
 from extdns.names import is_reverse_name
 from extdns.registry import format_labels
 from extdns.skydns import Service, name_to_key, target_suffix
@@ -37,10 +38,9 @@ def slot_service(name: str, slot: Slot, ttl: int, group: str, owner: str) -> Ser
     return Service(host=slot.target, ttl=ttl, targetstrip=strip, group=group, owner=owner)
 
 
-def ownership_text(owner: str, resource: str) -> str:
-    """Return the registry text written for a record: owner and, when known, the claiming resource."""
-    labels = {OWNER_LABEL: owner, RESOURCE_LABEL: resource} if resource else {OWNER_LABEL: owner}
-    return format_labels(labels)
+def ownership_text(owner: str, labels: Mapping[str, str]) -> str:
+    """Return the registry text written for a record: every label of it (resource, ...), and the owner."""
+    return format_labels({**labels, OWNER_LABEL: owner})
 
 
 def ownership_service(txt_name: str, text: str, owner: str) -> Service:

@@ -144,7 +144,7 @@ def _name_ops(
         txt_name = cfg.mapper.txt_name(name, record_type)
         ownership_wants = []
         if endpoint is not None:
-            text = ownership_text(cfg.owner_id, endpoint.resource)
+            text = ownership_text(cfg.owner_id, endpoint.labels)
             slot = Slot("TXT", text)
             ownership_wants.append(
                 _Want(

@@ -14,12 +14,20 @@ RECORD_TYPE_TEMPLATE = "%{record_type}"
 TYPED_RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NAPTR", "NS", "PTR", "SRV", "TXT")
 # The old format (one untyped TXT at the record's own name) never covered AAAA.
 OLD_FORMAT = ""
+# The label ExternalDNS keeps the nonce of an encrypted text in; never part of the plain text.
+ENCRYPTION_NONCE_LABEL = "txt-encryption-nonce"
 
 
 def format_labels(labels: Mapping[str, str]) -> str:
-    """Serialise labels as ExternalDNS stores them: quoted, heritage first, then keys sorted."""
-    tokens = [f"heritage={HERITAGE}", *(f"{LABEL_KEY_PREFIX}{key}={labels[key]}" for key in sorted(labels))]
+    """Serialise labels as ExternalDNS stores them: quoted, heritage first, then every key sorted."""
+    keys = sorted(key for key in labels if key != ENCRYPTION_NONCE_LABEL)
+    tokens = [f"heritage={HERITAGE}", *(f"{LABEL_KEY_PREFIX}{key}={labels[key]}" for key in keys)]
     return '"' + ",".join(tokens) + '"'
+
+
+def storable_label(key: str, value: str) -> bool:
+    """Tell whether a label reads back as itself from ownership text (no ',' in it, no '=' in its key)."""
+    return parse_labels(format_labels({key: value})) == {key: value}
 
 
 def parse_labels(text: str) -> StrMap | None:

@@ -242,12 +242,14 @@ def _is_canonical(
     """Is this owned record stored exactly as a write would store it (so no rewrite is due)?
 
     One value per target, all with the same TTL and group and no merged text, and one new-format
-    ownership TXT of its own. ExternalDNS's random key suffixes are fine and kept.
+    ownership TXT of its own whose text is what writing its labels gives (whichever labels they are:
+    like ExternalDNS, labels alone never cause a rewrite). ExternalDNS's random key suffixes are fine
+    and kept.
     """
     if len(entries) != len(endpoint.targets) or len(registry) != 1:
         return False
     (ownership,) = registry
-    expected_text = ownership_text(cfg.owner_id, endpoint.resource)
+    expected_text = ownership_text(cfg.owner_id, endpoint.labels)
     if (
         endpoint.dns_name,
         endpoint.record_type,

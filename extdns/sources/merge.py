@@ -2,31 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 
 from extdns.endpoint import Endpoint
 
 __all__ = ["dedupe_endpoints", "merge_endpoints"]
 
+# Record types that hold one target: endpoints of these types unite only with the same target.
+_SINGLE_TARGET_TYPES = frozenset({"CNAME", "DNAME"})
+# The service source unites same-name endpoints across Services (whatever their TTLs) before the
+# common merge; the other sources do not.
+_PREMERGED_KIND = "service"
+
 
 def merge_endpoints(endpoints: Iterable[Endpoint]) -> list[Endpoint]:
-    """Union the targets of same (name, type, set identifier) endpoints; CNAMEs stay separate.
+    """Union the targets of endpoints that ExternalDNS merges, keeping the first object's labels.
 
-    Endpoints are taken in (name, resource label) order, so the merged endpoint keeps the resource
-    label, TTL and properties of the lexicographically first object.
+    Endpoints are taken in (name, resource label) order, so a merged endpoint keeps the resource
+    label, TTL and properties of the lexicographically first object. Endpoints merge when they
+    share name, type, set identifier and TTL; a CNAME only with the same target. Services are first
+    united on name, type and set identifier alone (CNAMEs apart), so their TTLs do not keep them
+    apart. What stays apart for one name and type is left to the planner's conflict resolution.
     """
+    ordered = sorted(endpoints, key=lambda e: (e.dns_name, e.resource))
+    return dedupe_endpoints(_union(_union(ordered, _service_key), _merge_key))
+
+
+def _service_key(endpoint: Endpoint) -> Hashable | None:
+    """Name, type and set identifier of a Service's endpoint; None (not united) for CNAMEs and others."""
+    if endpoint.record_type == "CNAME" or endpoint.resource.partition("/")[0] != _PREMERGED_KIND:
+        return None
+    return (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier)
+
+
+def _merge_key(endpoint: Endpoint) -> Hashable:
+    """Name, type, set identifier and TTL, plus the target for single-target types."""
+    target = endpoint.targets[0] if endpoint.record_type in _SINGLE_TARGET_TYPES and endpoint.targets else ""
+    return (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier, endpoint.ttl, target)
+
+
+def _union(endpoints: Iterable[Endpoint], key_of: Callable[[Endpoint], Hashable | None]) -> list[Endpoint]:
+    """Fold endpoints of equal key (None: never) into the first one, in order of first appearance."""
     merged: list[Endpoint] = []
-    position: dict[tuple[str, str, str], int] = {}
-    for endpoint in sorted(endpoints, key=lambda e: (e.dns_name, e.resource)):
-        key = (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier)
-        if endpoint.record_type == "CNAME" or key not in position:
-            position.setdefault(key, len(merged))
+    position: dict[Hashable, int] = {}
+    for endpoint in endpoints:
+        key = key_of(endpoint)
+        if key is None or key not in position:
+            if key is not None:
+                position[key] = len(merged)
             merged.append(endpoint)
             continue
         first = merged[position[key]]
         merged[position[key]] = replace(first, targets=first.targets + endpoint.targets)
-    return dedupe_endpoints(merged)
+    return merged
 
 
 def dedupe_endpoints(endpoints: Iterable[Endpoint]) -> list[Endpoint]:

@@ -140,6 +140,31 @@ def test_current_resource_keeps_the_name() -> None:
     assert not plan(current, desired).has_changes
 
 
+def test_candidates_kept_apart_by_their_ttls_resolve_by_targets() -> None:
+    """Two objects' A records for one name with other TTLs: the smaller targets win, TTL and all."""
+    desired = [
+        ep("app.org", "A", "203.0.113.2", resource="httproute/a/r1", ttl=60),
+        ep("app.org", "A", "203.0.113.1", resource="httproute/a/r2", ttl=120),
+    ]
+    (created,) = plan([], desired).create
+    assert (created.targets, created.ttl, created.resource) == (("203.0.113.1",), 120, "httproute/a/r2")
+    current = [ep("app.org", "A", "203.0.113.2", owner=ME, resource="httproute/a/r1", ttl=60)]
+    assert not plan(current, desired).has_changes
+    current = [ep("app.org", "A", "203.0.113.9", owner=ME, resource="httproute/a/r3", ttl=60)]
+    (updated,) = plan(current, desired).update_new
+    assert (updated.targets, updated.ttl, updated.resource) == (("203.0.113.1",), 120, "httproute/a/r2")
+
+
+def test_labels_other_than_resource_do_not_cause_an_update() -> None:
+    """As ExternalDNS: only targets, a configured TTL and properties (and, here, the resource) count."""
+    current = ep("a.org", "A", "1.1.1.1", owner=ME, resource="crd/a/e").with_labels(team="x")
+    desired = ep("a.org", "A", "1.1.1.1", resource="crd/a/e").with_labels(team="y")
+    assert not plan([current], [desired]).has_changes
+    moved = ep("a.org", "A", "2.2.2.2", resource="crd/a/e").with_labels(team="y")
+    (updated,) = plan([current], [moved]).update_new
+    assert dict(updated.labels) == {"owner": ME, "resource": "crd/a/e", "team": "y"}
+
+
 def test_candidate_order_is_numeric_for_ips_and_puts_ips_before_names() -> None:
     ordered = sorted(
         [

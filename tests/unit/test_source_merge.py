@@ -92,6 +92,50 @@ def test_set_identifiers_kept_apart() -> None:
     assert len(merged) == 2
 
 
+@pytest.mark.parametrize("kind", ["ingress", "crd", "httproute"])
+def test_other_sources_merge_only_equal_ttls(kind: str) -> None:
+    """ExternalDNS's MergeEndpoints keys on the TTL too: the planner picks among what stays apart."""
+    merged = merge_endpoints(
+        [
+            ep("x.org", "A", ("2.2.2.2",), f"{kind}/ns/e1", ttl=60),
+            ep("x.org", "A", ("1.1.1.1",), f"{kind}/ns/e2", ttl=120),
+            ep("x.org", "A", ("4.4.4.4",), f"{kind}/ns/e4", ttl=120),
+            ep("x.org", "A", ("3.3.3.3",), f"{kind}/ns/e3", ttl=60),
+        ]
+    )
+    assert sorted((e.targets, e.resource, e.ttl) for e in merged) == [
+        (("1.1.1.1", "4.4.4.4"), f"{kind}/ns/e2", 120),
+        (("2.2.2.2", "3.3.3.3"), f"{kind}/ns/e1", 60),
+    ]
+
+
+def test_same_targets_with_other_ttls_keep_the_first_object() -> None:
+    """Kept apart by the merge, then dropped as a repeat (ExternalDNS's dedup ignores the TTL)."""
+    merged = merge_endpoints(
+        [
+            ep("x.org", "A", ("1.1.1.1",), "crd/ns/b", ttl=60),
+            ep("x.org", "A", ("1.1.1.1",), "crd/ns/a", ttl=120),
+        ]
+    )
+    assert [(e.resource, e.ttl) for e in merged] == [("crd/ns/a", 120)]
+
+
+def test_service_source_merges_across_ttls_first_service_kept() -> None:
+    """The service source unites same-name endpoints before MergeEndpoints, whatever their TTLs."""
+    merged = merge_endpoints(
+        [
+            ep("x.org", "A", ("2.2.2.2",), "service/ns/b", ttl=120),
+            ep("x.org", "A", ("1.1.1.1",), "service/ns/a", ttl=60),
+            ep("x.org", "CNAME", ("b.net",), "service/ns/b", ttl=60),
+            ep("x.org", "CNAME", ("b.net",), "service/ns/c", ttl=120),
+        ]
+    )
+    assert [(e.record_type, e.targets, e.resource, e.ttl) for e in merged] == [
+        ("A", ("1.1.1.1", "2.2.2.2"), "service/ns/a", 60),
+        ("CNAME", ("b.net",), "service/ns/b", 60),
+    ]
+
+
 # --- endpoints_for over a Cluster -------------------------------------------------------------------------
 
 
@@ -123,6 +167,31 @@ def test_two_ingresses_same_host_merged() -> None:
     )
     endpoints, _ = endpoints_for(cluster, SourceConfig())
     assert [(e.targets, e.resource) for e in endpoints] == [(("10.0.0.1", "10.0.0.2"), "ingress/ns/a")]
+
+
+def test_two_ingresses_with_other_ttls_stay_apart() -> None:
+    first = an_ingress("b", "www.example.org", "10.0.0.2")
+    first["metadata"]["annotations"] = {A + "ttl": "60"}
+    second = an_ingress("a", "www.example.org", "10.0.0.1")
+    second["metadata"]["annotations"] = {A + "ttl": "120"}
+    endpoints, _ = endpoints_for(Cluster(ingresses=(first, second)), SourceConfig())
+    assert sorted((e.targets, e.resource, e.ttl) for e in endpoints) == [
+        (("10.0.0.1",), "ingress/ns/a", 120),
+        (("10.0.0.2",), "ingress/ns/b", 60),
+    ]
+
+
+def test_two_services_with_other_ttls_merged() -> None:
+    cluster = Cluster(
+        services=(
+            lb_service("zeta", "app.example.org", ip="2.2.2.2", ttl="60"),
+            lb_service("alpha", "app.example.org", ip="1.1.1.1", ttl="120"),
+        )
+    )
+    endpoints, _ = endpoints_for(cluster, SourceConfig())
+    assert [(e.targets, e.resource, e.ttl) for e in endpoints] == [
+        (("1.1.1.1", "2.2.2.2"), "service/ns/alpha", 120)
+    ]
 
 
 def test_sources_merged_separately_and_selectable() -> None:
