@@ -170,14 +170,20 @@ def controller_env(etcd_url: str) -> dict[str, str]:
     return dict(env, ETCD_URLS=etcd_url, PYTHONPATH=str(ROOT))
 
 
-def external_dns_argv(kubeconfig: Path, owner: str, prefix: str, domain: str, *extra: str) -> list[str]:
+def external_dns_argv(
+    kubeconfig: Path,
+    owner: str,
+    prefix: str,
+    domain: str,
+    *extra: str,
+    sources: tuple[str, ...] = ("service", "ingress"),
+) -> list[str]:
     """Real ExternalDNS with the coredns provider and the TXT registry; metrics on loopback only."""
     return [
         str(testenv.binary("external-dns")),
         "--provider=coredns",
         "--registry=txt",
-        "--source=service",
-        "--source=ingress",
+        *(f"--source={source}" for source in sources),
         f"--txt-owner-id={owner}",
         "--policy=sync",
         f"--kubeconfig={kubeconfig}",
@@ -205,9 +211,16 @@ def extdns_argv(kubeconfig: Path, owner: str, prefix: str, domain: str, *extra: 
 
 
 def external_dns_once(
-    etcd_url: str, logfile: Path, kubeconfig: Path, owner: str, prefix: str, domain: str, *extra: str
+    etcd_url: str,
+    logfile: Path,
+    kubeconfig: Path,
+    owner: str,
+    prefix: str,
+    domain: str,
+    *extra: str,
+    sources: tuple[str, ...] = ("service", "ingress"),
 ) -> Run:
-    argv = external_dns_argv(kubeconfig, owner, prefix, domain, "--once", *extra)
+    argv = external_dns_argv(kubeconfig, owner, prefix, domain, "--once", *extra, sources=sources)
     return run(argv, controller_env(etcd_url), logfile).check()
 
 
