@@ -9,7 +9,7 @@ import grpc
 import pyetcd
 from pyetcd import etcdrpc
 
-from controller.ports import ApplyReport, Snapshot, View, ViewExpired
+from controller.ports import ApplyReport, RecordsState, Snapshot, View, ViewExpired
 from extdns.fencing import (
     FENCE_ROOT,
     GUARD_ROOT,
@@ -89,6 +89,17 @@ class EtcdStore:
         """The current revision: taken *before* the cluster and the claims are read."""
         resp = self._range(etcdrpc.RangeRequest(key=FENCE_ROOT.encode(), count_only=True))
         return View(int(resp.header.revision), time.monotonic())
+
+    def state(self) -> RecordsState:
+        """One keys-only Range, newest mod revision first, limit 1: the count comes along."""
+        start = (self.prefix + "/").encode()
+        resp = self._range(
+            etcdrpc.RangeRequest(
+                key=start, range_end=range_end(start), keys_only=True, limit=1,
+                sort_order=etcdrpc.RangeRequest.DESCEND, sort_target=etcdrpc.RangeRequest.MOD,
+            )
+        )  # fmt: skip
+        return RecordsState(int(resp.count), int(resp.kvs[0].mod_revision) if resp.kvs else 0)
 
     def _paged(self, start: bytes, end: bytes, revision: int) -> list[etcdrpc.KeyValue]:
         out: list[etcdrpc.KeyValue] = []

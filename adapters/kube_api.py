@@ -72,6 +72,10 @@ def api_client(kubeconfig: str = "", server: str = "") -> client.ApiClient:
     return api
 
 
+# Ask a LIST for the objects' metadata only (what the resync compares resourceVersions on).
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+
+
 class Kube:
     """Raw JSON access to the API: no typed models, so objects look like manifests."""
 
@@ -80,13 +84,14 @@ class Kube:
         self.timeout = request_timeout
 
     def _call(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
-              body: object = None, stream: bool = False, idle: float | None = None) -> Any:  # fmt: skip
+              body: object = None, stream: bool = False, idle: float | None = None,
+              accept: str = "application/json") -> Any:  # fmt: skip
         """One request; the urllib3 response (not yet read) for a 2xx status, else ApiException."""
         method, url, headers, body, post = self.api.param_serialize(
             method,
             path,
             query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": "application/json"},
+            header_params={"Accept": accept, "Content-Type": "application/json"},
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -104,9 +109,15 @@ class Kube:
             raise ApiException(status=resp.status, reason=resp.reason, body=data)
         return resp
 
-    def list(self, kind: str, namespace: str = "", label_selector: str = "") -> tuple[list[KubeObject], str]:
-        """Every object of a kind (paginated), each with its `kind` set, and the list's resourceVersion."""
+    def list(
+        self, kind: str, namespace: str = "", label_selector: str = "", metadata_only: bool = False
+    ) -> tuple[list[KubeObject], str]:
+        """Every object of a kind (paginated), each with its `kind` set, and the list's resourceVersion.
+
+        With `metadata_only`, the server sends each object's metadata alone (PartialObjectMetadataList).
+        """
         r = RESOURCES[kind]
+        accept = METADATA_ONLY if metadata_only else "application/json"
         items: list[KubeObject] = []
         cont = ""
         while True:
@@ -115,7 +126,7 @@ class Kube:
                 query.append(("continue", cont))
             if label_selector:
                 query.append(("labelSelector", label_selector))
-            page = json.loads(self._call("GET", r.path(namespace), query).data)
+            page = json.loads(self._call("GET", r.path(namespace), query, accept=accept).data)
             for item in page.get("items") or []:
                 item["kind"], item["apiVersion"] = kind, r.api_version
                 items.append(item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -36,7 +36,7 @@ def kinds_for(sources: Iterable[str]) -> list[str]:
     return kinds
 
 
-def selects_namespaces(gateway: KubeObject) -> bool:
+def selects_namespaces(gateway: Mapping[str, Any]) -> bool:
     """Whether a listener of the Gateway admits routes by a namespace label selector (`from: Selector`)."""
     for listener in (gateway.get("spec") or {}).get("listeners") or []:
         allowed = (listener or {}).get("allowedRoutes") or {}
@@ -48,10 +48,12 @@ def selects_namespaces(gateway: KubeObject) -> bool:
 _absent: set[str] = set()  # CRD-backed kinds last found not served, for one log line per change
 
 
-def _list(kube: Kube, kind: str, namespace: str = "", label_selector: str = "") -> list[KubeObject]:
+def _list(
+    kube: Kube, kind: str, namespace: str = "", label_selector: str = "", metadata_only: bool = False
+) -> list[KubeObject]:
     """A LIST; a CRD-backed kind the server does not serve (404) is no objects, said once per change."""
     try:
-        items = kube.list(kind, "" if kind in CLUSTER_WIDE else namespace, label_selector)[0]
+        items = kube.list(kind, "" if kind in CLUSTER_WIDE else namespace, label_selector, metadata_only)[0]
     except ApiException as e:
         if e.status != 404 or not RESOURCES[kind].optional:
             raise
@@ -69,6 +71,29 @@ def _list(kube: Kube, kind: str, namespace: str = "", label_selector: str = "") 
     return items
 
 
+# LIST one kind (in --namespace unless cluster-wide) with a label selector ("" for none).
+Lister = Callable[[str, str], Sequence[Mapping[str, Any]]]
+
+
+def _gather(list_kind: Lister, sources: Iterable[str]) -> list[Mapping[str, Any]]:
+    """The LISTs a resync makes, each decided on what the earlier ones returned, and their objects."""
+    objects: list[Mapping[str, Any]] = []
+    for kind in source_kinds(sources):
+        objects += list_kind(kind, "")
+    needs = [_needs(o) for o in objects if o.get("kind") == "Service"]
+    if any(pods for pods, _ in needs):
+        objects += list_kind("EndpointSlice", SERVICE_NAME_LABEL)
+        objects += list_kind("Pod", "")
+    if any(nodes for _, nodes in needs):
+        objects += list_kind("Node", "")
+    if any(o.get("kind") in ROUTE_KINDS for o in objects):
+        gateways = list_kind("Gateway", "")
+        objects += gateways
+        if any(selects_namespaces(g) for g in gateways):
+            objects += list_kind("Namespace", "")
+    return objects
+
+
 def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
     """What the sources read (in --namespace when set; Nodes are cluster-wide), and no more than they need.
 
@@ -78,24 +103,41 @@ def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
     when there is a route, Namespaces only when a Gateway admits routes by a namespace selector. A kind
     whose CRD is not installed reads as none.
     """
-    objects: list[KubeObject] = []
-    for kind in source_kinds(sources):
-        objects += _list(kube, kind, cfg.namespace)
-    needs = [_needs(o) for o in objects if o.get("kind") == "Service"]
-    if any(pods for pods, _ in needs):
-        objects += _list(kube, "EndpointSlice", cfg.namespace, SERVICE_NAME_LABEL)
-        objects += _list(kube, "Pod", cfg.namespace)
-    if any(nodes for _, nodes in needs):
-        objects += _list(kube, "Node")
-    if any(o.get("kind") in ROUTE_KINDS for o in objects):
-        gateways = _list(kube, "Gateway")
-        objects += gateways
-        if any(selects_namespaces(g) for g in gateways):
-            objects += _list(kube, "Namespace")
-    return Cluster.from_objects(objects)
+    return Cluster.from_objects(_gather(lambda kind, sel: _list(kube, kind, cfg.namespace, sel), sources))
 
 
-def _needs(svc: KubeObject) -> tuple[bool, bool]:
+class _Changed(Exception):
+    """A LIST returned other objects, or other versions, than the snapshot holds."""
+
+
+def _versions(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str, str]]:
+    metas = (o.get("metadata") or {} for o in objects)
+    return {(m.get("namespace", ""), m.get("name", ""), m.get("uid", ""), m.get("resourceVersion", ""))
+            for m in metas}  # fmt: skip
+
+
+def unchanged(kube: Kube, sources: Iterable[str], cfg: SourceConfig, previous: Cluster) -> bool:
+    """Whether a resync would read exactly `previous` now: the same objects at the same resourceVersions.
+
+    Makes the same LISTs as `read_all`, metadata only, deciding each on `previous`'s objects (equal
+    versions mean equal objects, so the decisions are the ones `read_all` would take now).
+    """
+
+    def same(kind: str, selector: str) -> Sequence[Mapping[str, Any]]:
+        now = _list(kube, kind, cfg.namespace, selector, metadata_only=True)
+        before = previous.objects(kind)
+        if _versions(now) != _versions(before):
+            raise _Changed(kind)
+        return before
+
+    try:
+        _gather(same, sources)
+    except _Changed:
+        return False
+    return True
+
+
+def _needs(svc: Mapping[str, Any]) -> tuple[bool, bool]:
     """Whether a Service's records depend on EndpointSlices and Pods, and whether on the Nodes."""
     spec = svc.get("spec") or {}
     meta = svc.get("metadata") or {}
@@ -233,6 +275,9 @@ class KubeCluster:
 
     def read_all(self) -> Cluster:
         return read_all(self.kube(), self.sources, self.cfg)
+
+    def unchanged(self, previous: Cluster) -> bool:
+        return unchanged(self.kube(), self.sources, self.cfg, previous)
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[KubeObject]:
         return read_some(self.kube(), refs)[0]

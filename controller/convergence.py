@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from controller.ports import ApplyReport, RecordStore, ViewExpired
+from controller.ports import ApplyReport, RecordsState, RecordStore, ViewExpired
 from extdns.endpoint import Endpoint
 from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, touch_objects
 from extdns.plan import Blocked
@@ -55,6 +55,7 @@ class Outcome:
     rounds: int = 0
     unresolved: list[str] = field(default_factory=list)  # names still conflicting after every round
     blocked: list[str] = field(default_factory=list)  # objects another task holds (reconcile only)
+    read_state: RecordsState | None = None  # the records the first round planned against (whole prefix)
 
     @property
     def changed(self) -> bool:
@@ -114,6 +115,7 @@ def converge(
             continue
         result = sync(snap.kvs, wanted.endpoints, cfg, scope)
         if attempt == 1:
+            out.read_state = RecordsState.of(snap.kvs) if scope is None else None
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)
             out.rejected = list(result.rejected)
             report_rejected(result.rejected)

@@ -54,6 +54,22 @@ class ApplyReport:
         self.txns += other.txns
 
 
+@dataclass(frozen=True)
+class RecordsState:
+    """How many record keys are under the prefix and the newest mod revision among them.
+
+    Any write under the prefix changes it: a put raises the newest revision, a delete alone lowers
+    the count. Equal states at two revisions mean the records did not change in between.
+    """
+
+    count: int
+    newest: int
+
+    @classmethod
+    def of(cls, kvs: Sequence[KeyValue]) -> RecordsState:
+        return cls(len(kvs), max((kv.mod_revision for kv in kvs), default=0))
+
+
 class ViewExpired(Exception):
     """The view's revision is gone (compacted): the writer must take a new view."""
 
@@ -67,6 +83,10 @@ class RecordStore(Protocol):
 
     def apply(self, txns: Sequence[NameTxn]) -> ApplyReport: ...
 
+    def state(self) -> RecordsState:
+        """The records' state now (see RecordsState), cheaply."""
+        ...
+
 
 class ClusterReader(Protocol):
     """The API server as the sources need it (consistent reads)."""
@@ -74,6 +94,10 @@ class ClusterReader(Protocol):
     def read_all(self) -> Cluster: ...
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[dict[str, Any]]: ...
+
+    def unchanged(self, previous: Cluster) -> bool:
+        """Whether `read_all` would return `previous` now (same objects, same versions), cheaply."""
+        ...
 
     def observe(self, objects: Sequence[dict[str, Any]]) -> None:
         """Tell each object its `metadata.generation` has been processed (`status.observedGeneration`)."""

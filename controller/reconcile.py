@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from controller.convergence import Outcome, Wanted, converge
-from controller.ports import ClaimsIndex, ClusterReader, RecordStore
+from controller.ports import ClaimsIndex, ClusterReader, RecordsState, RecordStore
 from controller.refs import bare, parse_ref, ref_key, snapshot
 from extdns.fencing import MAX_VIEW_AGE
 from extdns.plan import Blocked
@@ -73,6 +73,17 @@ def _no_events(ref: ObjectRef, reason: str, note: str, warning: bool) -> None:
 
 
 @dataclass
+class ResyncMemo:
+    """What the last resync of this process read when it found nothing to do: the cluster and the records.
+
+    While the API server still returns those objects at those resourceVersions and the records under
+    the prefix are still in that state, a resync would plan the same nothing: it is skipped.
+    """
+
+    last: tuple[Cluster, RecordsState] | None = None
+
+
+@dataclass
 class Controller:
     """Everything a convergence needs: the three ports, the configs, and where Events go."""
 
@@ -84,6 +95,7 @@ class Controller:
     sources: tuple[str, ...]
     events_emit: tuple[str, ...] = ()
     notify: Notify = field(default=_no_events)
+    memo: ResyncMemo | None = None  # a long-lived process's last no-op resync (None: always read all)
 
     def report_rejections(self, rejections: Iterable[Rejection], post_events: bool = True) -> None:
         """Log each bad object, count it, and (with RecordError in --events-emit) tell it with an Event."""
@@ -316,8 +328,23 @@ def full_sync(
     dry_run: bool = False,
     rebuild_index: bool = True,
 ) -> Outcome:
-    """Plan everything against everything under the prefix; rebuild the claims index."""
+    """Plan everything against everything under the prefix; rebuild the claims index.
+
+    With a memo (a running worker), a resync whose inputs are those of the last no-op one is skipped.
+    """
     metrics.last_reconcile.set_to_current_time()
+    memo = ctl.memo if read is None and not dry_run else None
+    if memo is not None and memo.last is not None:
+        cluster, records = memo.last
+        memo.last = None
+        # The records first: a cluster read after them that matches still planned against them.
+        if ctl.store.state() == records and ctl.cluster.unchanged(cluster):
+            memo.last = (cluster, records)
+            metrics.resyncs_skipped.inc()
+            metrics.last_sync.set_to_current_time()
+            metrics.no_op_runs.inc()
+            log.info("All records are already up to date", inputs="unchanged")
+            return Outcome()
     index = ctl.claims if rebuild_index and not dry_run else None
     reader = ResyncReader(ctl, read or ctl.cluster.read_all, index)
     outcome = converge(
@@ -347,4 +374,6 @@ def full_sync(
     if not outcome.changed:
         metrics.no_op_runs.inc()
         log.info("All records are already up to date")
+        if memo is not None and reader.cluster is not None and outcome.read_state and not outcome.unresolved:
+            memo.last = (reader.cluster, outcome.read_state)
     return outcome

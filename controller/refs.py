@@ -12,13 +12,16 @@ def ref_key(ref: ObjectRef) -> str:
     """`Kind/namespace/name`: how a reference is spelled in messages and in the claims index."""
     return f"{ref.kind}/{ref.namespace}/{ref.name}"
 
+
 def parse_ref(key: str) -> ObjectRef:
     kind, namespace, name = key.split("/", 2)
     return ObjectRef(kind, namespace, name)
 
+
 def bare(ref: ObjectRef) -> ObjectRef:
     """The reference without its uid, for use as a key."""
     return ObjectRef(ref.kind, ref.namespace, ref.name)
+
 
 def snapshot(objects: Iterable[dict[str, Any]]) -> Cluster:
     """A Cluster of the objects, each (kind, namespace, name) once."""

@@ -11,6 +11,10 @@ last_reconcile = Gauge(
     "external_dns_controller_last_reconcile_timestamp_seconds", "Time of the last attempted full sync."
 )
 no_op_runs = Counter("external_dns_controller_no_op_runs_total", "Full syncs that changed nothing.")
+resyncs_skipped = Counter(
+    "extdns_resyncs_unchanged_total",
+    "Resyncs that found the cluster and the records as the last no-op one left them, and planned nothing.",
+)
 registry_errors = Counter("external_dns_registry_errors_total", "Failures reading or writing the registry.")
 source_errors = Counter("external_dns_source_errors_total", "Failures reading the sources.")
 skipped_owner_mismatch = Gauge(

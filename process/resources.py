@@ -16,7 +16,7 @@ from adapters.etcd_records import EtcdStore
 from adapters.kube_api import Kube, api_client
 from adapters.kube_cluster import KubeCluster
 from adapters.redis_claims import Claims
-from controller.reconcile import Controller
+from controller.reconcile import Controller, ResyncMemo
 from extdns.sources import SourceConfig
 from extdns.syncconfig import SyncConfig
 from process import settings as settings_mod
@@ -40,6 +40,7 @@ class Runtime:
 
     settings: settings_mod.Settings
     redis_url: str = field(default_factory=lambda: os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER))
+    resync_memo: ResyncMemo = field(default_factory=ResyncMemo)  # this process's last no-op resync
 
     @cached_property
     def sync_config(self) -> SyncConfig:
@@ -91,6 +92,7 @@ class Runtime:
             sources=self.sources,
             events_emit=tuple(s.events_emit),
             notify=lambda ref, reason, note, warning: kube_events.post(self.kube, ref, reason, note, warning),
+            memo=self.resync_memo,
         )
 
 
@@ -109,6 +111,7 @@ def install(runtime: Runtime) -> None:
     """Use this runtime in this process (the `extdns` command, built from its flags)."""
     global _current
     _current = runtime
+
 
 def tune_gc() -> None:
     """Fewer collections of the long-lived heap: the no-op resync of 100k names spends ~20% in the GC."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.ports import ApplyReport, Snapshot, View
+from controller.ports import ApplyReport, RecordsState, Snapshot, View
 from controller.refs import ref_key
 from extdns.fencing import GUARD_ROOT, NameTxn, rebase
 from extdns.sources import Cluster, ObjectRef
@@ -99,6 +99,12 @@ class FakeStore:
         kvs = [KeyValue(k, state[k][0], state[k][1]) for k in sorted(set(wanted))]
         return Snapshot(kvs, {} if self.unfenced else {f: state[f][1] for f in fence_keys})
 
+    def state(self) -> RecordsState:
+        now = self.etcd.now()
+        return RecordsState.of(
+            [KeyValue(k, v, rev) for k, (v, rev) in now.items() if k.startswith(self.prefix + "/")]
+        )
+
     def apply(self, txns: Sequence[NameTxn]) -> ApplyReport:
         self.gate("commit")
         report = ApplyReport(txns=len(txns))
@@ -130,6 +136,7 @@ class FakeCluster:
         self.gate = gate
         self.on_read: Callable[[int], None] = lambda version: None
         self.observed: list[ObjectRef] = []  # status writes, in order
+        self.unchanged_checks = 0
         for obj in objects:
             self.put(obj)
 
@@ -149,6 +156,11 @@ class FakeCluster:
         self.gate("cluster-read")
         self.on_read(self.version)
         return Cluster.from_objects(copy.deepcopy(list(self.objects.values())))
+
+    def unchanged(self, previous: Cluster) -> bool:
+        self.gate("cluster-read")
+        self.unchanged_checks += 1
+        return Cluster.from_objects(copy.deepcopy(list(self.objects.values()))) == previous
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[dict[str, Any]]:
         self.gate("cluster-read")

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.etcd_records import EtcdStore
 from controller.convergence import Wanted, converge
+from controller.ports import RecordsState
 from extdns.endpoint import Endpoint
 from extdns.syncconfig import SyncConfig
 
@@ -182,7 +183,9 @@ def test_an_apex_name_reads_and_guards_its_own_keys_only_never_the_zone(
 
     cfg = SyncConfig(owner_id="it", prefix=prefix)
     store = EtcdStore(etcd, prefix)
-    children = [svc(f"c{i}.example.org", f"10.1.{i // 256}.{i % 256}", resource=f"service/z/c{i}") for i in range(300)]
+    children = [
+        svc(f"c{i}.example.org", f"10.1.{i // 256}.{i % 256}", resource=f"service/z/c{i}") for i in range(300)
+    ]
     converge(store, cfg, fixed([*children, svc("example.org", "192.0.2.1", resource="ingress/z/apex")]))
     apex = "example.org"
     view = store.begin()
@@ -190,7 +193,10 @@ def test_an_apex_name_reads_and_guards_its_own_keys_only_never_the_zone(
     converge(store, cfg, fixed([*children[1:], svc("c0.example.org", "10.9.9.9", resource="service/z/c0"),
                                 svc("example.org", "192.0.2.1", resource="ingress/z/apex")]))  # fmt: skip
     snap = store.read(view, name_keys({apex}, cfg), [fence_key(apex, prefix)])
-    assert {kv.key.rsplit("/", 1)[0] for kv in snap.kvs} == {f"{prefix}/org/example", f"{prefix}/org/a-example"}
+    assert {kv.key.rsplit("/", 1)[0] for kv in snap.kvs} == {
+        f"{prefix}/org/example",
+        f"{prefix}/org/a-example",
+    }
     assert not any("/c0/" in kv.key or "/c1/" in kv.key for kv in snap.kvs), "a child's keys were read"
     plan = sync(snap.kvs, [svc(apex, "192.0.2.2", resource="ingress/z/apex")], cfg, frozenset({apex}))
     report = store.apply([fenced(op, prefix, snap.fences) for op in plan.ops])
@@ -237,3 +243,21 @@ def test_one_object_claiming_several_names_commits_them_all_in_one_apply(
     out = converge(EtcdStore(etcd, prefix), cfg, desired, rounds=1)
     assert not out.unresolved and len(out.report.applied) == 300
     assert converge(EtcdStore(etcd, prefix), cfg, desired, rounds=1).report.writes == 0
+
+
+def test_the_records_state_moves_with_every_put_and_delete_under_the_prefix(etcd: pyetcd.Etcd3Client) -> None:
+    prefix = f"/t{uuid.uuid4().hex[:10]}"
+    store = EtcdStore(etcd, prefix)
+    assert store.state() == RecordsState(0, 0)
+    etcd.put(f"{prefix}/org/example/a", "{}")
+    etcd.put(f"{prefix}/org/example/b", "{}")
+    two = store.state()
+    assert two.count == 2 and two.newest > 0
+    etcd.put(f"{prefix}x/org/example/c", "{}")  # beside the prefix, not under it
+    etcd.put(f"/guard{prefix}/org/example", "")
+    assert store.state() == two
+    etcd.put(f"{prefix}/org/example/a", "{}")  # rewritten with the same value
+    rewritten = store.state()
+    assert rewritten.count == 2 and rewritten.newest > two.newest
+    etcd.delete(f"{prefix}/org/example/a")
+    assert store.state() == RecordsState(1, two.newest), "b is left, as it was"

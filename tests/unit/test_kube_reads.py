@@ -65,7 +65,7 @@ class RecordingKube:
         self.lists: list[tuple[str, str]] = []
 
     def list(
-        self, kind: str, namespace: str = "", label_selector: str = ""
+        self, kind: str, namespace: str = "", label_selector: str = "", metadata_only: bool = False
     ) -> tuple[list[dict[str, Any]], str]:
         self.lists.append((kind, label_selector))
         found = [o for o in self.objects if o["kind"] == kind]
@@ -146,7 +146,7 @@ class FakeKube(RecordingKube):
         self.requests: list[tuple[str, str, Any]] = []
 
     def list(
-        self, kind: str, namespace: str = "", label_selector: str = ""
+        self, kind: str, namespace: str = "", label_selector: str = "", metadata_only: bool = False
     ) -> tuple[list[dict[str, Any]], str]:
         if kind in self.absent:
             from kubernetes.client.exceptions import ApiException

@@ -1,0 +1,71 @@
+"""The cheap check a running worker makes of the cluster before a resync, on the real kube-apiserver.
+
+`unchanged` makes the resync's LISTs with metadata only and compares versions with the last snapshot
+(the records' side, `EtcdStore.state`, is in tests/integration/test_etcd_records.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from adapters.kube_api import Kube, api_client
+from adapters.kube_cluster import read_all, unchanged
+from extdns.sources import SourceConfig
+from tests.e2e.test_pipeline import namespace
+
+HOST = "external-dns.alpha.kubernetes.io/hostname"
+
+
+@pytest.fixture
+def kube(kubeconfig: Path) -> Iterator[Kube]:
+    api = api_client(str(kubeconfig))
+    yield Kube(api)
+    api.close()
+
+
+def service(core: client.CoreV1Api, ns: str, name: str, headless: bool = False) -> None:
+    spec: dict[str, object] = {"ports": [{"port": 80}], "selector": {"app": name}}
+    if headless:
+        spec["clusterIP"] = "None"
+    body = {"metadata": {"name": name, "annotations": {HOST: f"{name}.example.org"}}, "spec": spec}
+    core.create_namespaced_service(ns, body)
+
+
+def pod(core: client.CoreV1Api, ns: str, name: str, app: str) -> None:
+    body = {
+        "metadata": {"name": name, "labels": {"app": app}},
+        "spec": {"containers": [{"name": "c", "image": "example.invalid/none"}]},
+    }
+    core.create_namespaced_pod(ns, body)
+
+
+def test_unchanged_sees_every_change_a_resync_would_read_and_nothing_it_would_not(
+    kube: Kube, kubeconfig: Path
+) -> None:
+    core = client.CoreV1Api(api_client(str(kubeconfig)))
+    ns = namespace(core)
+    cfg = SourceConfig(namespace=ns)
+    sources = ("service", "ingress")
+    service(core, ns, "web")
+    before = read_all(kube, sources, cfg)
+    assert unchanged(kube, sources, cfg, before)
+    light = kube.list("Service", ns, metadata_only=True)[0]
+    assert [o["metadata"]["name"] for o in light] == ["web"] and "spec" not in light[0], "metadata only"
+    pod(core, ns, "p1", "web")
+    assert unchanged(kube, sources, cfg, before), "no headless Service: Pods are not read, so not compared"
+    core.patch_namespaced_service("web", ns, {"metadata": {"annotations": {HOST: "www.example.org"}}})
+    assert not unchanged(kube, sources, cfg, before), "a Service changed"
+    before = read_all(kube, sources, cfg)
+    service(core, ns, "db", headless=True)
+    assert not unchanged(kube, sources, cfg, before), "a Service was added"
+    before = read_all(kube, sources, cfg)
+    assert len(before.pods) == 1 and unchanged(kube, sources, cfg, before)
+    pod(core, ns, "p2", "db")
+    assert not unchanged(kube, sources, cfg, before), "a headless Service's Pods are read: a new one counts"
+    before = read_all(kube, sources, cfg)
+    core.delete_namespaced_service("db", ns)
+    assert not unchanged(kube, sources, cfg, before), "a Service was deleted"
