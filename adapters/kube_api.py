@@ -47,6 +47,7 @@ RESOURCES = {
         Resource("Node", "/api/v1", "nodes", namespaced=False),
         Resource("Namespace", "/api/v1", "namespaces", namespaced=False),
         Resource("Gateway", f"/apis/{GATEWAY_GROUP}/v1", "gateways", optional=True),
+        Resource("ListenerSet", f"/apis/{GATEWAY_GROUP}/v1", "listenersets", optional=True),
         Resource("HTTPRoute", f"/apis/{GATEWAY_GROUP}/v1", "httproutes", optional=True),
         Resource("GRPCRoute", f"/apis/{GATEWAY_GROUP}/v1", "grpcroutes", optional=True),
         Resource("TLSRoute", f"/apis/{GATEWAY_GROUP}/v1", "tlsroutes", optional=True),

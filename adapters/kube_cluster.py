@@ -12,13 +12,15 @@ from controller.refs import bare, ref_key
 from extdns.sources import Cluster, ObjectRef, SourceConfig
 from extdns.sources.cluster import SERVICE_NAME_LABEL
 from extdns.sources.collect import KIND_OF_SOURCE
-from extdns.sources.gateway import ROUTE_KINDS, route_gateways
+from extdns.sources.gateway import ROUTE_KINDS, listener_set_gateway, route_gateways, route_listener_sets
 from process import metrics
 from process.logs import log
 
 SERVICE_DEPENDENCIES = ("EndpointSlice", "Pod", "Node")
 ROUTE_DEPENDENCIES = ("Gateway", "Namespace")
-CLUSTER_WIDE = frozenset({"Node", "Namespace", "Gateway"})  # read in every namespace whatever --namespace is
+LISTENER_SET = "ListenerSet"  # a route dependency too, with --gateway-listener-sets
+# Read in every namespace whatever --namespace is (ExternalDNS reads ListenerSets cluster-wide too).
+CLUSTER_WIDE = frozenset({"Node", "Namespace", "Gateway", LISTENER_SET})
 
 
 def source_kinds(sources: Iterable[str]) -> list[str]:
@@ -26,23 +28,34 @@ def source_kinds(sources: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(KIND_OF_SOURCE[s] for s in sources))
 
 
-def kinds_for(sources: Iterable[str]) -> list[str]:
-    """Every kind the sources may read: their own, and what those depend on."""
+def kinds_for(sources: Iterable[str], cfg: SourceConfig | None = None) -> list[str]:
+    """Every kind the sources may read: their own, and what those depend on.
+
+    ListenerSets only with `cfg.gateway_listener_sets` (--gateway-listener-sets) and a route source.
+    """
     kinds = source_kinds(sources)
     if "Service" in kinds:
         kinds += SERVICE_DEPENDENCIES
     if any(k in ROUTE_KINDS for k in kinds):
         kinds += ROUTE_DEPENDENCIES
+        if cfg is not None and cfg.gateway_listener_sets:
+            kinds.append(LISTENER_SET)
     return kinds
 
 
-def selects_namespaces(gateway: Mapping[str, Any]) -> bool:
-    """Whether a listener of the Gateway admits routes by a namespace label selector (`from: Selector`)."""
-    for listener in (gateway.get("spec") or {}).get("listeners") or []:
-        allowed = (listener or {}).get("allowedRoutes") or {}
+def selects_namespaces(parent: Mapping[str, Any]) -> bool:
+    """Whether a listener of the Gateway or ListenerSet admits routes by a namespace label selector."""
+    for listener in (parent.get("spec") or {}).get("listeners") or []:
+        allowed = (listener.get("allowedRoutes") or {}) if isinstance(listener, Mapping) else {}
         if ((allowed.get("namespaces") or {}).get("from")) == "Selector":
             return True
     return False
+
+
+def admits_listener_sets_by_label(gateway: Mapping[str, Any]) -> bool:
+    """Whether the Gateway admits ListenerSets by a label selector on their namespace (`allowedListeners`)."""
+    allowed = (gateway.get("spec") or {}).get("allowedListeners") or {}
+    return ((allowed.get("namespaces") or {}).get("from")) == "Selector"
 
 
 _absent: set[str] = set()  # CRD-backed kinds last found not served, for one log line per change
@@ -75,7 +88,7 @@ def _list(
 Lister = Callable[[str, str], Sequence[Mapping[str, Any]]]
 
 
-def _gather(list_kind: Lister, sources: Iterable[str]) -> list[Mapping[str, Any]]:
+def _gather(list_kind: Lister, sources: Iterable[str], cfg: SourceConfig) -> list[Mapping[str, Any]]:
     """The LISTs a resync makes, each decided on what the earlier ones returned, and their objects."""
     objects: list[Mapping[str, Any]] = []
     for kind in source_kinds(sources):
@@ -86,10 +99,17 @@ def _gather(list_kind: Lister, sources: Iterable[str]) -> list[Mapping[str, Any]
         objects += list_kind("Pod", "")
     if any(nodes for _, nodes in needs):
         objects += list_kind("Node", "")
-    if any(o.get("kind") in ROUTE_KINDS for o in objects):
+    routes = [o for o in objects if o.get("kind") in ROUTE_KINDS]
+    if routes:
         gateways = list_kind("Gateway", "")
         objects += gateways
-        if any(selects_namespaces(g) for g in gateways):
+        listener_sets: Sequence[Mapping[str, Any]] = []
+        if cfg.gateway_listener_sets and any(route_listener_sets(r) for r in routes):
+            listener_sets = list_kind(LISTENER_SET, "")
+            objects += listener_sets
+        if any(selects_namespaces(p) for p in [*gateways, *listener_sets]) or (
+            listener_sets and any(admits_listener_sets_by_label(g) for g in gateways)
+        ):
             objects += list_kind("Namespace", "")
     return objects
 
@@ -100,10 +120,13 @@ def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
     The sources' own kinds are listed first; EndpointSlices (those of Services, by label) and Pods only
     when some Service is headless or publishes node addresses, Nodes only when one does the latter. A
     cluster of 20k Pods and no such Service costs the resync nothing more. Gateways (cluster-wide) only
-    when there is a route, Namespaces only when a Gateway admits routes by a namespace selector. A kind
-    whose CRD is not installed reads as none.
+    when there is a route; with --gateway-listener-sets, ListenerSets (cluster-wide) only when a route
+    names one; Namespaces only when a Gateway or ListenerSet admits routes by a namespace selector, or a
+    Gateway admits those ListenerSets by one. A kind whose CRD is not installed reads as none.
     """
-    return Cluster.from_objects(_gather(lambda kind, sel: _list(kube, kind, cfg.namespace, sel), sources))
+    return Cluster.from_objects(
+        _gather(lambda kind, sel: _list(kube, kind, cfg.namespace, sel), sources, cfg)
+    )
 
 
 class _Changed(Exception):
@@ -131,7 +154,7 @@ def unchanged(kube: Kube, sources: Iterable[str], cfg: SourceConfig, previous: C
         return before
 
     try:
-        _gather(same, sources)
+        _gather(same, sources, cfg)
     except _Changed:
         return False
     return True
@@ -189,8 +212,9 @@ def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
     for (kind, ns), members in groups.items():
         if len(members) > LIST_THRESHOLD:
             wanted = set(members)
-            for obj in _list(kube, kind, ns):
-                ref = ObjectRef(kind, ns, (obj.get("metadata") or {}).get("name", ""))
+            for obj in _list(kube, kind, ns):  # cluster-wide for CLUSTER_WIDE kinds: keep the namespace's
+                meta = obj.get("metadata") or {}
+                ref = ObjectRef(kind, meta.get("namespace", ""), meta.get("name", ""))
                 if ref in wanted:
                     found[ref] = obj
             continue
@@ -202,16 +226,20 @@ def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
     return found
 
 
-def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], dict[ObjectRef, KubeObject]]:
+def read_some(
+    kube: Kube, refs: Iterable[ObjectRef], cfg: SourceConfig | None = None
+) -> tuple[list[KubeObject], dict[ObjectRef, KubeObject]]:
     """The named objects that still exist (by bare ref), plus the objects their records depend on.
 
-    A route brings its parent Gateways, and, when one of them admits routes by a namespace selector,
-    the route's Namespace: the same objects a resync reads for it.
+    A route brings its parent Gateways; with --gateway-listener-sets, its parent ListenerSets and their
+    Gateways; when one of those admits routes by a namespace selector, the route's Namespace, and when a
+    Gateway admits ListenerSets by one, the ListenerSets' Namespaces: what a resync reads for it.
     """
     found = _fetch(kube, sorted({bare(r) for r in refs}, key=ref_key))
     extra: list[KubeObject] = []
     needs_nodes = False
     gateways: set[ObjectRef] = set()
+    sets: set[ObjectRef] = set()
     route_namespaces: set[str] = set()
     for ref, obj in found.items():
         if ref.kind == "Service":
@@ -220,15 +248,26 @@ def read_some(kube: Kube, refs: Iterable[ObjectRef]) -> tuple[list[KubeObject], 
             needs_nodes |= wants_nodes
         elif ref.kind in ROUTE_KINDS:
             gateways.update(ObjectRef("Gateway", ns, name) for ns, name in route_gateways(obj))
+            if cfg is not None and cfg.gateway_listener_sets:
+                sets.update(ObjectRef(LISTENER_SET, ns, name) for ns, name in route_listener_sets(obj))
             route_namespaces.add(ref.namespace)
     if needs_nodes:
         extra += _list(kube, "Node")
-    if gateways:
-        parents = _fetch(kube, sorted(gateways, key=ref_key))
-        extra += parents.values()
-        if any(selects_namespaces(g) for g in parents.values()):
-            namespaces = [ObjectRef("Namespace", "", ns) for ns in sorted(route_namespaces)]
-            extra += _fetch(kube, namespaces).values()
+    listener_sets = _fetch(kube, sorted(sets, key=ref_key)) if sets else {}
+    extra += listener_sets.values()
+    for ls in listener_sets.values():
+        gw_namespace, gw_name = listener_set_gateway(ls)
+        if gw_name:
+            gateways.add(ObjectRef("Gateway", gw_namespace, gw_name))
+    parents = _fetch(kube, sorted(gateways, key=ref_key)) if gateways else {}
+    extra += parents.values()
+    namespaces: set[str] = set()
+    if any(selects_namespaces(p) for p in [*parents.values(), *listener_sets.values()]):
+        namespaces |= route_namespaces
+    if listener_sets and any(admits_listener_sets_by_label(g) for g in parents.values()):
+        namespaces |= {ref.namespace for ref in listener_sets}
+    if namespaces:
+        extra += _fetch(kube, [ObjectRef("Namespace", "", ns) for ns in sorted(namespaces)]).values()
     return [*found.values(), *extra], found
 
 
@@ -280,7 +319,7 @@ class KubeCluster:
         return unchanged(self.kube(), self.sources, self.cfg, previous)
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[KubeObject]:
-        return read_some(self.kube(), refs)[0]
+        return read_some(self.kube(), refs, self.cfg)[0]
 
     def observe(self, objects: Sequence[KubeObject]) -> None:
         if objects:

@@ -189,6 +189,8 @@ def affected(
         return [ObjectRef(kind, ns, name, uid)]
     if kind == "Gateway":
         return routes.routes_of_gateway(ns, name) if routes is not None else []
+    if kind == "ListenerSet":
+        return routes.routes_of_listener_set(ns, name) if routes is not None else []
     if kind == "Namespace":
         return routes.routes_of_namespace(name) if routes is not None else []
     if kind == "EndpointSlice":
@@ -249,7 +251,7 @@ class Watcher:
 
     @property
     def scope(self) -> str:
-        """The namespace to list and watch (--namespace); Nodes, Namespaces and Gateways are cluster-wide."""
+        """The namespace to list and watch (--namespace); Nodes, Namespaces, Gateways, ListenerSets: all."""
         return "" if self.kind in CLUSTER_WIDE else self.namespace
 
     def _relist(self, first: bool) -> str:
@@ -461,6 +463,8 @@ def lead(
             routes.update_route(kind, obj, etype == "DELETED")
         elif kind == "Gateway":
             routes.update_gateway(obj, etype == "DELETED")
+        elif kind == "ListenerSet":
+            routes.update_listener_set(obj, etype == "DELETED")
         if etype == "SYNC":
             return
         seen = time.time()
@@ -501,7 +505,7 @@ def lead(
         with watchers_lock:
             return [w for w, _, _ in watchers.values()]
 
-    kinds = kinds_for(rt.sources)
+    kinds = kinds_for(rt.sources, rt.source_config)  # ListenerSets only with --gateway-listener-sets
     optional = [k for k in kinds if RESOURCES[k].optional]
     discovery = Discovery(rt.kube, optional, start_watch, stop_watch, stop)
 

@@ -16,7 +16,7 @@ from tests.e2e.pipeline import ROOT
 from tools import testenv
 
 CRD_FILES = (ROOT / "tests" / "crds" / "gateway-api.yaml", ROOT / "deploy" / "crds" / "dnsendpoints.yaml")
-KINDS = ("Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute", "DNSEndpoint")
+KINDS = ("Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute", "DNSEndpoint")
 
 
 def crds_installed(kube: Kube) -> bool:

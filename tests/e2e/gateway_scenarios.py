@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "TCPRoute": (GATEWAY_GROUP, "v1alpha2", "tcproutes"),
     "UDPRoute": (GATEWAY_GROUP, "v1alpha2", "udproutes"),
     "DNSEndpoint": ("externaldns.k8s.io", "v1alpha1", "dnsendpoints"),
+    "ListenerSet": (GATEWAY_GROUP, "v1", "listenersets"),
 }
 GATEWAY_SOURCES = (
     "gateway-httproute",
@@ -142,6 +143,52 @@ def gateway(
         "spec": {"gatewayClassName": "diff", "listeners": list(listeners)},
         "status": {"addresses": [address(a) for a in addresses]},
     }
+
+
+def listener_set(
+    ns: str,
+    name: str,
+    gw: str,
+    listeners: Sequence[Obj],
+    gw_ns: str | None = None,
+    accepted: bool = True,
+    accepted_listeners: dict[str, bool] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> Obj:
+    """A ListenerSet on Gateway `gw`, Accepted `accepted`.
+
+    Each listener's Accepted per `accepted_listeners` (default all True; one left out has no status entry).
+    """
+    ref: Obj = {"name": gw}
+    if gw_ns is not None:
+        ref["namespace"] = gw_ns
+    statuses = (
+        accepted_listeners if accepted_listeners is not None else {lis["name"]: True for lis in listeners}
+    )
+    return {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": "ListenerSet",
+        "metadata": _meta(ns, name, annotations, None),
+        "spec": {"parentRef": ref, "listeners": list(listeners)},
+        "status": {
+            "conditions": [_condition("Accepted", accepted), _condition("Programmed", accepted)],
+            "listeners": [
+                {"name": lis, "attachedRoutes": 1, "supportedKinds": [{"kind": "HTTPRoute"}],
+                 "conditions": [_condition("Accepted", ok)]}
+                for lis, ok in statuses.items()
+            ],
+        },
+    }  # fmt: skip
+
+
+def allowing(gw: Obj, origin: str | None, selector: Obj | None = None) -> Obj:
+    """The Gateway with `spec.allowedListeners.namespaces.from: origin` (None: left out, ExternalDNS's None)."""
+    if origin is not None:
+        namespaces: Obj = {"from": origin}
+        if selector is not None:
+            namespaces["selector"] = selector
+        gw["spec"]["allowedListeners"] = {"namespaces": namespaces}
+    return gw
 
 
 def parent(
@@ -407,6 +454,105 @@ def _two_routes(c: Ctx, ttls: tuple[str, str] | None = None) -> list[Obj]:
     ]
 
 
+def ls_parent(name: str, ns: str | None = None, section: str | None = None) -> Obj:
+    return parent(name, ns, section, kind="ListenerSet", group=GATEWAY_GROUP)
+
+
+def _ls(
+    allowed: str | None = "All",
+    ls_hostnames: Sequence[str | None] = ("*.@",),
+    route_hostnames: Sequence[str] | None = ("app.@",),
+    section: str | None = None,
+    gw_annotations: dict[str, str] | None = None,
+    **ls_kw: Any,
+) -> Callable[[Ctx], list[Obj]]:
+    """A route on a ListenerSet on a Gateway; `@` in a hostname stands for the scenario's domain.
+
+    Gateway `gw` in namespace a (203.0.113.30, allowing ListenerSets from `allowed`); ListenerSet `ls` in
+    namespace b with one HTTP listener per hostname (`l0`, `l1`, ...); HTTPRoute `r` in b on the ListenerSet.
+    """
+
+    def build(c: Ctx) -> list[Obj]:
+        def sub(h: str) -> str:
+            return h.replace("@", c.domain)
+
+        a, b = c.ns("a"), c.ns("b")
+        listeners = [
+            listener(f"l{i}", hostname=sub(h) if h is not None else None) for i, h in enumerate(ls_hostnames)
+        ]
+        gw = gateway(a, "gw", [listener("http", hostname=f"gw.{c.domain}")], ["203.0.113.30"], gw_annotations)
+        hosts = [sub(h) for h in route_hostnames] if route_hostnames is not None else None
+        return [
+            namespace(a),
+            namespace(b),
+            allowing(gw, allowed),
+            listener_set(b, "ls", "gw", listeners, gw_ns=a, **ls_kw),
+            http(b, "r", [ls_parent("ls", section=section)], hosts),
+        ]
+
+    return build
+
+
+def _ls_by_namespace(c: Ctx, origin: str) -> list[Obj]:
+    """Gateway in a allowing ListenerSets from `origin` (Selector: label ls=yes).
+
+    A ListenerSet in each of a, b (labelled) and c, each with its own route: `in-a`, `in-b`, `in-c`.
+    """
+    a, b, d = c.ns("a"), c.ns("b"), c.ns("c")
+    gw = gateway(a, "gw", [listener("http", hostname=f"gw.{c.domain}")], ["203.0.113.31"])
+    out = [
+        namespace(a),
+        namespace(b, ls="yes"),
+        namespace(d),
+        allowing(gw, origin, {"matchLabels": {"ls": "yes"}}),
+    ]
+    for ns, label in ((a, "in-a"), (b, "in-b"), (d, "in-c")):
+        out.append(listener_set(ns, "ls", "gw", [listener("web", hostname=f"*.{c.domain}")], gw_ns=a))
+        out.append(http(ns, "r", [ls_parent("ls")], [c.host(label)]))
+    return out
+
+
+def _ls_route_selector(c: Ctx) -> list[Obj]:
+    """A ListenerSet in b admitting routes from namespaces labelled dns=yes; routes in c (labelled), a (not)."""
+    a, b, d = c.ns("a"), c.ns("b"), c.ns("c")
+    gw = gateway(a, "gw", [listener("http")], ["203.0.113.32"])
+    lis = listener(
+        "web", hostname=f"*.{c.domain}", allowed_from="Selector", selector={"matchLabels": {"dns": "yes"}}
+    )
+    return [
+        namespace(a),
+        namespace(b),
+        namespace(d, dns="yes"),
+        allowing(gw, "All"),
+        listener_set(b, "ls", "gw", [lis], gw_ns=a),
+        http(d, "r", [ls_parent("ls", b)], [c.host("labelled")]),
+        http(a, "r", [ls_parent("ls", b)], [c.host("unlabelled")]),
+    ]
+
+
+def _ls_and_gateway(c: Ctx) -> list[Obj]:
+    """One route on a Gateway directly (203.0.113.33) and on a ListenerSet of another Gateway (203.0.113.34)."""
+    a, b = c.ns("a"), c.ns("b")
+    everyone = listener("http", allowed_from="All")
+    return [
+        namespace(a),
+        namespace(b),
+        gateway(a, "direct", [everyone], ["203.0.113.33"]),
+        allowing(gateway(a, "gw", [listener("http")], ["203.0.113.34"]), "All"),
+        listener_set(b, "ls", "gw", [listener("web", hostname=f"*.{c.domain}")], gw_ns=a),
+        http(b, "r", [parent("direct", a), ls_parent("ls")], [c.host("app")]),
+    ]
+
+
+def _ls_gateway_missing(c: Ctx) -> list[Obj]:
+    b = c.ns("b")
+    return [
+        namespace(b),
+        listener_set(b, "ls", "nowhere", [listener("web", hostname=f"*.{c.domain}")]),
+        http(b, "r", [ls_parent("ls")], [c.host("app")]),
+    ]
+
+
 # ---------------------------------------------------------------- the runs and scenarios
 
 TXT_TYPES = ["--managed-record-types=A", "--managed-record-types=AAAA", "--managed-record-types=CNAME"]
@@ -427,9 +573,11 @@ RUNS: dict[str, Run] = {
         ("gateway-httproute", "gateway-grpcroute"),
         lambda ctx_of: ["--gateway-label-filter=tier in (public,dmz)"],
     ),
+    "lsets": Run("lsets", GATEWAY_SOURCES, lambda ctx_of: ["--gateway-listener-sets"]),
 }
 
 AB = ("a", "b")
+ABC = ("a", "b", "c")
 SCENARIOS: list[Scenario] = [
     # listener hostname x route hostnames (HTTPRoute, one HTTP listener)
     Scenario("lis-none-rt-none", "main", _matrix(None, None), produces=False),
@@ -679,6 +827,85 @@ SCENARIOS: list[Scenario] = [
     Scenario("gateway-name", "gwname", _filtered, namespaces=AB),
     Scenario("gateway-namespace", "gwns", _filtered, namespaces=AB),
     Scenario("gateway-label-filter", "gwlabel", _filtered, namespaces=AB),
+    # ListenerSet parents (--gateway-listener-sets; without it, such a parent is none)
+    Scenario("ls-flag-off", "main", _ls(), produces=False, namespaces=AB),
+    Scenario("ls-attached", "lsets", _ls(), namespaces=AB),
+    Scenario("ls-not-accepted", "lsets", _ls(accepted=False), produces=False, namespaces=AB),
+    Scenario(
+        "ls-listener-not-accepted",
+        "lsets",
+        _ls(ls_hostnames=("x.@", "y.@"), route_hostnames=None, accepted_listeners={"l0": False, "l1": True}),
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-listener-no-status",
+        "lsets",
+        _ls(ls_hostnames=("x.@", "y.@"), route_hostnames=None, accepted_listeners={"l1": True}),
+        namespaces=AB,
+    ),
+    Scenario("ls-gateway-allows-none", "lsets", _ls(None), produces=False, namespaces=AB),
+    Scenario("ls-gateway-allows-none-explicit", "lsets", _ls("None"), produces=False, namespaces=AB),
+    Scenario("ls-gateway-allows-same", "lsets", lambda c: _ls_by_namespace(c, "Same"), namespaces=ABC),
+    Scenario(
+        "ls-gateway-allows-selector", "lsets", lambda c: _ls_by_namespace(c, "Selector"), namespaces=ABC
+    ),
+    Scenario("ls-gateway-allows-all", "lsets", lambda c: _ls_by_namespace(c, "All"), namespaces=ABC),
+    Scenario("ls-gateway-missing", "lsets", _ls_gateway_missing, produces=False, namespaces=("b",)),
+    Scenario("ls-route-selector", "lsets", _ls_route_selector, namespaces=ABC),
+    Scenario("ls-and-gateway", "lsets", _ls_and_gateway, namespaces=AB),
+    # listener hostname x route hostnames on a ListenerSet listener
+    Scenario(
+        "ls-lis-none-rt-none",
+        "lsets",
+        _ls(ls_hostnames=(None,), route_hostnames=None),
+        produces=False,
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-lis-none-rt-exact", "lsets", _ls(ls_hostnames=(None,), route_hostnames=("app.@",)), namespaces=AB
+    ),
+    Scenario(
+        "ls-lis-exact-rt-none", "lsets", _ls(ls_hostnames=("ls.@",), route_hostnames=None), namespaces=AB
+    ),
+    Scenario(
+        "ls-lis-exact-rt-other",
+        "lsets",
+        _ls(ls_hostnames=("ls.@",), route_hostnames=("other.@",)),
+        produces=False,
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-lis-wild-rt-wild",
+        "lsets",
+        _ls(ls_hostnames=("*.@",), route_hostnames=("*.w.@", "x.@")),
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-lis-wild-rt-none", "lsets", _ls(ls_hostnames=("*.w.@",), route_hostnames=None), namespaces=AB
+    ),
+    Scenario(
+        "ls-lis-two-rt-section",
+        "lsets",
+        _ls(ls_hostnames=("a.@", "b.@"), route_hostnames=None, section="l1"),
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-lis-two-rt-unknown-section",
+        "lsets",
+        _ls(ls_hostnames=("a.@",), route_hostnames=None, section="zz"),
+        produces=False,
+        namespaces=AB,
+    ),
+    # the target annotation: the ListenerSet's, else its Gateway's, else the Gateway's addresses
+    Scenario(
+        "ls-target-listener-set",
+        "lsets",
+        _ls(annotations={ANN + "target": "198.51.100.30"}, gw_annotations={ANN + "target": "198.51.100.31"}),
+        namespaces=AB,
+    ),
+    Scenario(
+        "ls-target-gateway", "lsets", _ls(gw_annotations={ANN + "target": "lb.example.net"}), namespaces=AB
+    ),
     # DNSEndpoint
     Scenario("crd-a", "main", _dnsendpoints(ep("a.@", "A", "192.0.2.1", "192.0.2.2", ttl=120))),
     Scenario("crd-aaaa", "main", _dnsendpoints(ep("v6.@", "AAAA", "2001:db8::1"))),

@@ -226,6 +226,65 @@ def test_the_resync_alone_converges_routes_and_dns_endpoints(
     assert p.hosts(route) == ["203.0.113.51"]
 
 
+def test_a_route_on_a_listener_set_follows_the_listener_set_and_its_gateway(
+    redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path, admin: Kube, crds: None
+) -> None:
+    """--gateway-listener-sets: a route attached to a ListenerSet is answered from events alone."""
+    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE=SOURCES,
+                      EXTDNS_DISCOVERY_INTERVAL="1", EXTERNAL_DNS_GATEWAY_LISTENER_SETS="true")  # fmt: skip
+    try:
+        p.start_worker()
+        p.start_emitter()  # no beat: only events can write records in this test
+        infra, team = namespace(p.core), namespace(p.core)
+        host = f"app.ls.{p.domain}"
+        create(admin, "Gateway", infra, "gw", {
+            "gatewayClassName": "test", "allowedListeners": {"namespaces": {"from": "All"}},
+            "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}],
+        })  # fmt: skip
+        set_gateway_ips(admin, infra, "gw", "198.51.100.20")
+        listener = {"name": "web", "protocol": "HTTP", "port": 80, "hostname": f"*.ls.{p.domain}"}
+        create(admin, "ListenerSet", team, "ls",
+               {"parentRef": {"name": "gw", "namespace": infra}, "listeners": [listener]})  # fmt: skip
+        set_listener_set_accepted(admin, team, "ls", True)
+        parent = {"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "ls"}
+        create(admin, "HTTPRoute", team, "web", {"parentRefs": [parent], "hostnames": [host]})
+        set_status(admin, "HTTPRoute", team, "web", {
+            "parents": [{"parentRef": parent, "controllerName": "example.org/gw", "conditions": [ACCEPTED]}]
+        })  # fmt: skip
+        p.wait("the record of the route on the ListenerSet", lambda: p.hosts(host) == ["198.51.100.20"], 15)
+        texts = [v["text"] for k, v in p.records().items() if "/a-app/" in k]
+        assert texts and f"external-dns/resource=httproute/{team}/web" in texts[0]
+        # the parent Gateway's addresses: a Gateway event reaches the route through its ListenerSet
+        set_gateway_ips(admin, infra, "gw", "198.51.100.21")
+        p.wait("the new Gateway address", lambda: p.hosts(host) == ["198.51.100.21"], 15)
+        # the ListenerSet's target annotation
+        path = RESOURCES["ListenerSet"].path(team, "ls")
+        obj = admin.request("GET", path)
+        obj["metadata"]["annotations"] = {TARGET: "198.51.100.22"}
+        admin.request("PUT", path, obj)
+        p.wait("the ListenerSet's target", lambda: p.hosts(host) == ["198.51.100.22"], 15)
+        # no longer accepted: the route has no records
+        set_listener_set_accepted(admin, team, "ls", False)
+        p.wait("the records gone with the ListenerSet's acceptance", lambda: p.hosts(host) == [], 15)
+        assert "Task extdns.resync[" not in p.log("worker")
+    finally:
+        p.stop()
+
+
+ACCEPTED = {
+    "type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+    "lastTransitionTime": "2024-01-01T00:00:00Z", "observedGeneration": 1,
+}  # fmt: skip
+TARGET = "external-dns.kubernetes.io/target"
+
+
+def set_listener_set_accepted(kube: Kube, ns: str, name: str, accepted: bool) -> None:
+    condition = dict(ACCEPTED, status="True" if accepted else "False")
+    set_status(kube, "ListenerSet", ns, name, {
+        "conditions": [condition], "listeners": [{"name": "web", "conditions": [ACCEPTED]}],
+    })  # fmt: skip
+
+
 def test_the_deploy_rbac_grants_the_new_kinds_and_no_more(
     kube: client.ApiClient, kubeconfig: Path, tmp_path: Path
 ) -> None:
@@ -244,7 +303,15 @@ def test_the_deploy_rbac_grants_the_new_kinds_and_no_more(
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     group = "gateway.networking.k8s.io"
-    for resource in ("gateways", "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes"):
+    for resource in (
+        "gateways",
+        "listenersets",
+        "httproutes",
+        "grpcroutes",
+        "tlsroutes",
+        "tcproutes",
+        "udproutes",
+    ):
         for verb in ("get", "list", "watch"):
             assert access(kube, verb, resource, group, "team-a"), (verb, resource)
         assert not access(kube, "update", resource, group, "team-a")

@@ -155,3 +155,108 @@ def test_discovery_survives_failures_and_is_ready_after_its_first_attempt() -> N
     done.set()
     t.join(5)
     assert started == [("HTTPRoute", False)], "the first successful check is the term's start"
+
+
+# ---------------------------------------------------------------- ListenerSets (--gateway-listener-sets)
+
+
+def ls_ref(name: str, ns: str | None = None) -> dict[str, Any]:
+    ref: dict[str, Any] = {"group": GW, "kind": "ListenerSet", "name": name}
+    if ns is not None:
+        ref["namespace"] = ns
+    return ref
+
+
+def listener_set(ns: str, name: str, gw_ns: str | None, gw: str, origin: str = "Same") -> dict[str, Any]:
+    parent: dict[str, Any] = {"name": gw}
+    if gw_ns is not None:
+        parent["namespace"] = gw_ns
+    entry: dict[str, Any] = {"name": "web", "protocol": "HTTP", "port": 80}
+    if origin != "Same":
+        entry["allowedRoutes"] = {"namespaces": {"from": origin, "selector": {"matchLabels": {"a": "b"}}}}
+    return {"kind": "ListenerSet", "metadata": {"namespace": ns, "name": name},
+            "spec": {"parentRef": parent, "listeners": [entry]}}  # fmt: skip
+
+
+def allowing_gateway(ns: str, name: str, origin: str) -> dict[str, Any]:
+    found = gateway(ns, name)
+    found["spec"]["allowedListeners"] = {
+        "namespaces": {"from": origin, "selector": {"matchLabels": {"a": "b"}}}
+    }
+    return found
+
+
+@pytest.fixture
+def ls_index() -> RouteIndex:
+    """team/ls on infra/gw; app/web names team/ls, app/rpc names team/ls and infra/gw; team/own names ls."""
+    idx = RouteIndex()
+    idx.update_listener_set(listener_set("team", "ls", "infra", "gw"), False)
+    idx.update_route("HTTPRoute", route("HTTPRoute", "app", "web", ls_ref("ls", "team")), False)
+    idx.update_route("GRPCRoute", route("GRPCRoute", "app", "rpc", ls_ref("ls", "team"),
+                                        {"name": "gw", "namespace": "infra"}), False)  # fmt: skip
+    idx.update_route("HTTPRoute", route("HTTPRoute", "team", "own", ls_ref("ls")), False)
+    return idx
+
+
+def test_a_listener_set_event_maps_to_the_routes_naming_it(ls_index: RouteIndex) -> None:
+    services = ServiceIndex()
+    got = affected("ListenerSet", listener_set("team", "ls", "infra", "gw"), services, ls_index)
+    assert refs(*got) == [
+        ("GRPCRoute", "app", "rpc"),
+        ("HTTPRoute", "app", "web"),
+        ("HTTPRoute", "team", "own"),
+    ]
+    assert affected("ListenerSet", listener_set("app", "ls", "infra", "gw"), services, ls_index) == []
+    assert affected("ListenerSet", listener_set("team", "ls", "infra", "gw"), services, None) == []
+
+
+def test_a_gateway_event_maps_also_to_the_routes_of_its_listener_sets(ls_index: RouteIndex) -> None:
+    services = ServiceIndex()
+    got = affected("Gateway", gateway("infra", "gw"), services, ls_index)
+    assert refs(*got) == [
+        ("GRPCRoute", "app", "rpc"),
+        ("HTTPRoute", "app", "web"),
+        ("HTTPRoute", "team", "own"),
+    ]
+    # the ListenerSet moves to another Gateway (its parentRef's namespace defaults to its own)
+    ls_index.update_listener_set(listener_set("team", "ls", None, "local"), False)
+    assert refs(*affected("Gateway", gateway("infra", "gw"), services, ls_index)) == [
+        ("GRPCRoute", "app", "rpc")
+    ]
+    assert refs(*affected("Gateway", gateway("team", "local"), services, ls_index)) == [
+        ("GRPCRoute", "app", "rpc"), ("HTTPRoute", "app", "web"), ("HTTPRoute", "team", "own")
+    ]  # fmt: skip
+    # deleted: its Gateway no longer reaches the routes through it; the routes still name it
+    ls_index.update_listener_set(listener_set("team", "ls", None, "local"), True)
+    assert affected("Gateway", gateway("team", "local"), services, ls_index) == []
+    assert len(affected("ListenerSet", listener_set("team", "ls", None, "local"), services, ls_index)) == 3
+    # a route that drops the ListenerSet is no longer mapped
+    ls_index.update_route("HTTPRoute", route("HTTPRoute", "app", "web"), False)
+    ls_index.update_route("HTTPRoute", route("HTTPRoute", "team", "own", ls_ref("ls")), True)
+    assert refs(*ls_index.routes_of_listener_set("team", "ls")) == [("GRPCRoute", "app", "rpc")]
+
+
+def test_a_namespace_event_maps_to_routes_its_labels_admit_through_listener_sets(
+    ls_index: RouteIndex,
+) -> None:
+    services = ServiceIndex()
+    assert affected("Namespace", namespace("app"), services, ls_index) == []
+    assert affected("Namespace", namespace("team"), services, ls_index) == []
+    # a ListenerSet listener admitting routes by label: the routes' own namespaces matter
+    ls_index.update_listener_set(listener_set("team", "ls", "infra", "gw", "Selector"), False)
+    assert refs(*affected("Namespace", namespace("app"), services, ls_index)) == [
+        ("GRPCRoute", "app", "rpc"), ("HTTPRoute", "app", "web")
+    ]  # fmt: skip
+    assert refs(*affected("Namespace", namespace("team"), services, ls_index)) == [
+        ("HTTPRoute", "team", "own")
+    ]
+    ls_index.update_listener_set(listener_set("team", "ls", "infra", "gw"), False)
+    assert affected("Namespace", namespace("app"), services, ls_index) == []
+    # a Gateway admitting ListenerSets by label: the ListenerSets' namespaces matter
+    ls_index.update_gateway(allowing_gateway("infra", "gw", "Selector"), False)
+    assert refs(*affected("Namespace", namespace("team"), services, ls_index)) == [
+        ("GRPCRoute", "app", "rpc"), ("HTTPRoute", "app", "web"), ("HTTPRoute", "team", "own")
+    ]  # fmt: skip
+    assert affected("Namespace", namespace("app"), services, ls_index) == []
+    ls_index.update_gateway(allowing_gateway("infra", "gw", "All"), False)
+    assert affected("Namespace", namespace("team"), services, ls_index) == []

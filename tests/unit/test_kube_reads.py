@@ -297,3 +297,149 @@ def test_the_resync_and_the_task_mark_dns_endpoints_observed_only_when_the_gener
     assert cluster.observed[2:] == [ObjectRef("DNSEndpoint", "app", "done")]
     assert cluster.objects[ObjectRef("DNSEndpoint", "app", "done")]["status"] == {"observedGeneration": 4}
     assert not _controller(cluster, ("service",)).cluster.observed[3:], "without the crd source: untouched"
+
+
+# ---------------------------------------------------------------- ListenerSets (--gateway-listener-sets)
+
+LS_ON = SourceConfig(gateway_listener_sets=True)
+ACCEPTED = [{"type": "Accepted", "status": "True"}]
+
+
+def ls_gateway(allowed: str | None = "All", ip: str = "203.0.113.7") -> dict[str, Any]:
+    """Gateway infra/gw: allows ListenerSets from `allowed` (None: the default, none), by label {dns: on}."""
+    spec: dict[str, Any] = {"listeners": [{"name": "http", "protocol": "HTTP", "port": 80}]}
+    if allowed is not None:
+        spec["allowedListeners"] = {
+            "namespaces": {"from": allowed, "selector": {"matchLabels": {"dns": "on"}}}
+        }
+    return {
+        "kind": "Gateway", "apiVersion": GWV1, "metadata": {"name": "gw", "namespace": "infra", "resourceVersion": "1"},
+        "spec": spec, "status": {"addresses": [{"type": "IPAddress", "value": ip}]},
+    }  # fmt: skip
+
+
+def listener_set(origin: str = "All", ns: str = "app", rv: str = "1") -> dict[str, Any]:
+    """ListenerSet <ns>/ls on infra/gw: one accepted listener `web` for *.ls.example.org, routes from `origin`."""
+    entry = {
+        "name": "web", "protocol": "HTTP", "port": 80, "hostname": "*.ls.example.org",
+        "allowedRoutes": {"namespaces": {"from": origin, "selector": {"matchLabels": {"dns": "on"}}}},
+    }  # fmt: skip
+    return {
+        "kind": "ListenerSet", "apiVersion": GWV1,
+        "metadata": {"name": "ls", "namespace": ns, "resourceVersion": rv, "uid": "ls-uid"},
+        "spec": {"parentRef": {"name": "gw", "namespace": "infra"}, "listeners": [entry]},
+        "status": {"conditions": ACCEPTED, "listeners": [{"name": "web", "conditions": ACCEPTED}]},
+    }  # fmt: skip
+
+
+def ls_route(name: str = "web", ns: str = "app", ls_ns: str = "app") -> dict[str, Any]:
+    ref = {"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "ls", "namespace": ls_ns}
+    return {
+        "kind": "HTTPRoute", "apiVersion": GWV1, "metadata": {"name": name, "namespace": ns, "resourceVersion": "1"},
+        "spec": {"parentRefs": [ref], "hostnames": [f"{name}.ls.example.org"]},
+        "status": {"parents": [{"parentRef": ref, "conditions": ACCEPTED}]},
+    }  # fmt: skip
+
+
+NS_INFRA = {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "infra"}}
+NS_OTHER = {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "other", "labels": {"dns": "on"}}}
+
+
+def test_kinds_for_includes_listener_sets_only_with_the_flag_and_a_route_source() -> None:
+    from adapters.kube_cluster import kinds_for
+
+    routes = ["HTTPRoute", "Gateway", "Namespace"]
+    assert kinds_for(["gateway-httproute"]) == routes
+    assert kinds_for(["gateway-httproute"], SourceConfig()) == routes
+    assert kinds_for(["gateway-httproute"], LS_ON) == [*routes, "ListenerSet"]
+    assert kinds_for(["service", "crd"], LS_ON) == ["Service", "DNSEndpoint", "EndpointSlice", "Pod", "Node"]
+
+
+@pytest.mark.parametrize(
+    ("objects", "cfg", "listed", "produces"),
+    [
+        # the flag off: no ListenerSet is read, and the route gets nothing
+        ([ls_route(), ls_gateway(), listener_set()], SourceConfig(), ["HTTPRoute", "Gateway"], False),
+        ([ls_route(), ls_gateway(), listener_set()], LS_ON, ["HTTPRoute", "Gateway", "ListenerSet"], True),
+        # no route names a ListenerSet: none is read
+        ([http_route("r", "r.example.org", "gw"), ls_gateway(), listener_set()], LS_ON, ["HTTPRoute", "Gateway"],
+         False),
+        # the Gateway admits ListenerSets by their namespace's labels
+        ([ls_route(), ls_gateway("Selector"), listener_set(), NS_APP, NS_INFRA], LS_ON,
+         ["HTTPRoute", "Gateway", "ListenerSet", "Namespace"], True),
+        # a ListenerSet listener admits routes by their namespace's labels
+        ([ls_route(ns="other"), ls_gateway(), listener_set("Selector"), NS_OTHER, NS_INFRA], LS_ON,
+         ["HTTPRoute", "Gateway", "ListenerSet", "Namespace"], True),
+    ],
+)  # fmt: skip
+def test_the_resync_reads_listener_sets_with_the_flag_when_a_route_names_one(
+    objects: list[dict[str, Any]], cfg: SourceConfig, listed: list[str], produces: bool
+) -> None:
+    kube = RecordingKube(objects)
+    cluster = read_all(kube, ("gateway-httproute",), cfg)  # type: ignore[arg-type]
+    assert [kind for kind, _ in kube.lists] == listed
+    ours = collect(cluster, cfg, ("gateway-httproute",)).endpoints
+    assert ours == collect(Cluster.from_objects(objects), cfg, ("gateway-httproute",)).endpoints
+    assert bool(ours) == produces
+    if produces:
+        assert [e.targets for e in ours] == [("203.0.113.7",)]
+
+
+def test_unchanged_notices_a_listener_set_change() -> None:
+    from adapters.kube_cluster import unchanged
+
+    objects = [ls_route(), ls_gateway(), listener_set()]
+    kube = RecordingKube(objects)
+    previous = read_all(kube, ("gateway-httproute",), LS_ON)  # type: ignore[arg-type]
+    assert unchanged(kube, ("gateway-httproute",), LS_ON, previous)  # type: ignore[arg-type]
+    kube.objects = [ls_route(), ls_gateway(), listener_set(rv="2")]
+    assert not unchanged(kube, ("gateway-httproute",), LS_ON, previous)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("objects", "route", "kinds"),
+    [
+        ([ls_gateway(), listener_set()], ls_route(), ["Gateway", "HTTPRoute", "ListenerSet"]),
+        ([ls_gateway("Selector"), listener_set(), NS_APP, NS_INFRA], ls_route(),
+         ["Gateway", "HTTPRoute", "ListenerSet", "Namespace"]),
+        ([ls_gateway(), listener_set("Selector"), NS_OTHER, NS_INFRA], ls_route(ns="other"),
+         ["Gateway", "HTTPRoute", "ListenerSet", "Namespace"]),
+        # both selectors: the ListenerSet's namespace (for the Gateway) and the route's (for the listener)
+        ([ls_gateway("Selector"), listener_set("Selector"), NS_APP, NS_OTHER, NS_INFRA], ls_route(ns="other"),
+         ["Gateway", "HTTPRoute", "ListenerSet", "Namespace", "Namespace"]),
+    ],
+)  # fmt: skip
+def test_read_some_of_a_route_on_a_listener_set_reads_what_the_resync_reads_for_it(
+    objects: list[dict[str, Any]], route: dict[str, Any], kinds: list[str]
+) -> None:
+    from adapters.kube_cluster import read_some
+    from extdns.sources import ObjectRef
+
+    everything = [route, *objects]
+    ref = ObjectRef("HTTPRoute", route["metadata"]["namespace"], "web")
+    got, _ = read_some(FakeKube(everything), [ref], LS_ON)  # type: ignore[arg-type]
+    assert sorted(o["kind"] for o in got) == kinds
+    resync = collect(read_all(RecordingKube(everything), ("gateway-httproute",), LS_ON), LS_ON,  # type: ignore[arg-type]
+                     ("gateway-httproute",))  # fmt: skip
+    task = collect(Cluster.from_objects(got), LS_ON, ("gateway-httproute",))
+    assert task.endpoints == resync.endpoints
+    assert [e.targets for e in resync.endpoints] == [("203.0.113.7",)]
+    # the flag off: no ListenerSet read, nothing published, either way
+    got, _ = read_some(FakeKube(everything), [ref], SourceConfig())  # type: ignore[arg-type]
+    assert sorted(o["kind"] for o in got) == ["HTTPRoute"]
+
+
+def test_a_crowded_namespace_of_gateways_fetched_by_one_list_takes_only_that_namespace() -> None:
+    from adapters.kube_cluster import LIST_THRESHOLD, read_some
+    from extdns.sources import ObjectRef
+
+    n = LIST_THRESHOLD + 1
+    routes = [http_route(f"r{i}", f"r{i}.example.org", f"gw{i}") for i in range(n)]
+    gateways = [gw(f"gw{i}", "203.0.113.1", "All") for i in range(n)]
+    impostor = gw("gw0", "198.51.100.66", "All", ns="elsewhere")  # same name, another namespace
+    kube = FakeKube([*routes, *gateways, impostor])
+    got, _ = read_some(kube, [ObjectRef("HTTPRoute", "app", f"r{i}") for i in range(n)])  # type: ignore[arg-type]
+    parents = [o for o in got if o["kind"] == "Gateway"]
+    assert sorted((g["metadata"]["namespace"], g["metadata"]["name"]) for g in parents) == sorted(
+        ("infra", f"gw{i}") for i in range(n)
+    )
