@@ -226,7 +226,8 @@ class ObjectsReader:
         before = self.claims.names_of(refs)
         cluster = snapshot(ctl.cluster.read_some(refs))
         found = collect(cluster, ctl.source_config, ctl.sources)
-        scope = {n for r in refs for n in _claims_of(found).get(r, frozenset()) | before.get(r, set())}
+        claimed = _claims_of(found)
+        scope = {n for r in refs for n in claimed.get(r, frozenset()) | before.get(r, set())}
         others = self.claims.claimants(scope) - set(refs)
         if others:
             cluster = snapshot(ctl.cluster.read_some([*refs, *others]))
