@@ -199,24 +199,34 @@ def _service_needs(kube: Kube, svc: KubeObject) -> tuple[list[KubeObject], bool]
     return out, needs_nodes
 
 
-# More objects than this of one kind in one namespace are read with one LIST instead of a GET each.
-LIST_THRESHOLD = 16
+# A GET costs about what LISTing this many objects does (0.40 ms vs 32 us per listed Service, measured
+# on the test API server): a LIST is cheaper only for more objects than its size over this.
+GET_WEIGHT = 12
+LIST_THRESHOLD = 16  # never LIST for this few
+_sizes: dict[tuple[str, str], int] = {}  # objects the last LIST of (kind, namespace) returned here
 
 
 def _fetch(kube: Kube, refs: list[ObjectRef]) -> dict[ObjectRef, KubeObject]:
-    """The objects that exist, by bare ref: a GET each, or one LIST per crowded (kind, namespace)."""
+    """The objects that exist, by bare ref: a GET each, or one LIST when that is cheaper.
+
+    A LIST is cheaper only when the objects wanted are a large enough share of the namespace: the
+    size of the last LIST of that kind and namespace (unknown at first: then more than
+    LIST_THRESHOLD objects are LISTed, which learns it).
+    """
     groups: dict[tuple[str, str], list[ObjectRef]] = {}
     for ref in refs:
         groups.setdefault((ref.kind, ref.namespace), []).append(ref)
     found: dict[ObjectRef, KubeObject] = {}
     for (kind, ns), members in groups.items():
-        if len(members) > LIST_THRESHOLD:
-            wanted = set(members)
-            for obj in _list(kube, kind, ns):  # cluster-wide for CLUSTER_WIDE kinds: keep the namespace's
+        if len(members) > LIST_THRESHOLD and len(members) * GET_WEIGHT >= _sizes.get((kind, ns), 0):
+            listed = _list(kube, kind, ns)  # cluster-wide for CLUSTER_WIDE kinds: keep the namespace's
+            _sizes[(kind, ns)] = len(listed)
+            wanted = {ref.name: ref for ref in members}
+            for obj in listed:
                 meta = obj.get("metadata") or {}
-                ref = ObjectRef(kind, meta.get("namespace", ""), meta.get("name", ""))
-                if ref in wanted:
-                    found[ref] = obj
+                hit = wanted.get(meta.get("name", ""))
+                if hit is not None and meta.get("namespace", "") == ns:
+                    found[hit] = obj
             continue
         for ref in members:
             one = kube.get(kind, ns, ref.name)

@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -171,6 +172,72 @@ def bench_latency(p: Pipeline, n: int) -> list[tuple[str, str]]:
             f"event → DNS answer, {n} Services, 1 worker",
             f"p50 {pct(to_dns, 0.5):.0f} ms  p99 {pct(to_dns, 0.99):.0f} ms",
         ),
+    ]
+
+
+def bench_loaded(p: Pipeline, probes: int, rate: float, background: int) -> list[tuple[str, str]]:
+    """Event → DNS answer for `probes` Services, one at a time, while `rate` other events/s flow.
+
+    Two worker processes (concurrency 1 each) and the emitter; the background events are status
+    PATCHes of `background` LoadBalancer Services (a new IP each, so each is a record write), paced
+    by 4 threads; the rate achieved is reported, not assumed.
+    """
+    p.start_worker("worker0")
+    p.start_worker("worker1")
+    p.start_emitter()
+    dns_port = start_dns(p)
+    ns = namespace(p.core)
+    for i in range(probes):
+        create(p.core, ns, f"l{i}", f"l{i}.{p.domain}", None)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: create(p.core, ns, f"g{i}", f"g{i}.{p.domain}", ip_of(i)), range(background)))
+    p.wait("the background Services' records", lambda: key_count(p) >= 2 * background, 300)
+    stop = threading.Event()
+    sent = [0]
+
+    def load(k: int) -> None:
+        core = client.CoreV1Api(p.core.api_client)
+        interval, n = 4 / rate, 0
+        next_at = time.monotonic()
+        while not stop.is_set():
+            i = (k + 4 * n) % background
+            body = {"status": {"loadBalancer": {"ingress": [{"ip": ip_of(background + k * 65536 + n)}]}}}
+            core.patch_namespaced_service_status(f"g{i}", ns, body)
+            sent[0] += 1
+            n += 1
+            next_at += interval
+            stop.wait(max(0.0, next_at - time.monotonic()))
+
+    threads = [threading.Thread(target=load, args=(k,), daemon=True) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(2)  # the load reaches its pace
+    t_load, sent0 = time.monotonic(), sent[0]
+    took: list[float] = []
+    try:
+        for i in range(probes):
+            name = f"l{i}.{p.domain}"
+            t0 = time.monotonic()
+            p.core.patch_namespaced_service_status(
+                f"l{i}", ns, {"status": {"loadBalancer": {"ingress": [{"ip": ip_of(60000 + i)}]}}}
+            )
+            while not answered(dns_port, name):
+                if time.monotonic() - t0 > 10:
+                    raise AssertionError(f"{name} not answered within 10 s")
+                time.sleep(0.001)
+            took.append(time.monotonic() - t0)
+            time.sleep(0.05)
+    finally:
+        achieved = (sent[0] - sent0) / (time.monotonic() - t_load)
+        stop.set()
+        for t in threads:
+            t.join(10)
+    return [
+        (
+            f"event → DNS answer under load, {probes} measured, 2 workers",
+            f"p50 {pct(took, 0.5):.0f} ms  p99 {pct(took, 0.99):.0f} ms  "
+            f"(background {achieved:.0f} events/s achieved of {rate:.0f} asked)",
+        )
     ]
 
 
@@ -335,6 +402,9 @@ def print_table(title: str, context: str, rows: list[tuple[str, str]]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=int, default=200)
+    ap.add_argument("--loaded", type=int, default=200, help="measured events under load (0: skip)")
+    ap.add_argument("--load-rate", type=float, default=200.0, help="background events per second")
+    ap.add_argument("--load-services", type=int, default=2000, help="Services the background patches")
     ap.add_argument("--burst", type=int, default=5000)
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--noop", type=int, default=10000)
@@ -360,6 +430,8 @@ def main() -> int:
 
         if args.latency:
             run("latency", bench_latency, args.latency)
+        if args.loaded:
+            run("loaded", bench_loaded, args.loaded, args.load_rate, args.load_services)
         for w in args.workers if args.burst else []:
             run(f"burst{w}", bench_burst, args.burst, w)
         if args.noop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -443,3 +444,30 @@ def test_a_crowded_namespace_of_gateways_fetched_by_one_list_takes_only_that_nam
     assert sorted((g["metadata"]["namespace"], g["metadata"]["name"]) for g in parents) == sorted(
         ("infra", f"gw{i}") for i in range(n)
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_learned_sizes() -> Iterator[None]:
+    """Namespace sizes learned by one test's LISTs must not steer another's GET-or-LIST choice."""
+    from adapters import kube_cluster
+
+    kube_cluster._sizes.clear()
+    yield
+    kube_cluster._sizes.clear()
+
+
+def test_a_task_lists_a_crowded_namespace_only_when_that_is_cheaper_than_a_get_each() -> None:
+    from adapters.kube_cluster import GET_WEIGHT, LIST_THRESHOLD, read_some
+    from extdns.sources import ObjectRef
+
+    size = 1000
+    kube = FakeKube([svc(f"s{i}", {"type": "ClusterIP", "clusterIP": "10.0.0.9"}) for i in range(size)])
+    few = [ObjectRef("Service", "default", f"s{i}") for i in range(LIST_THRESHOLD + 1)]
+    got, _ = read_some(kube, few)  # type: ignore[arg-type]
+    assert len(got) == len(few) and len(kube.lists) == 1 and not kube.gets, "size unknown: one LIST learns it"
+    got, _ = read_some(kube, few)  # type: ignore[arg-type]
+    assert len(got) == len(few) and len(kube.lists) == 1, "17 GETs cost less than listing 1,000"
+    assert len(kube.gets) == len(few)
+    many = [ObjectRef("Service", "default", f"s{i}") for i in range(size // GET_WEIGHT + 1)]
+    got, _ = read_some(kube, many)  # type: ignore[arg-type]
+    assert len(got) == len(many) and len(kube.lists) == 2, "enough of the namespace: one LIST"
