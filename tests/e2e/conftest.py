@@ -1,4 +1,4 @@
-"""A client for the real kube-apiserver of the end-to-end tier."""
+"""Clients for the real kube-apiserver of the end-to-end tier."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from adapters.kube_api import Kube, api_client
 from tests.e2e.pipeline import Pipeline, make_pipeline
 
 
@@ -15,6 +16,14 @@ from tests.e2e.pipeline import Pipeline, make_pipeline
 def kube(kubeconfig: Path) -> Iterator[client.ApiClient]:
     api = config.new_client_from_config(config_file=str(kubeconfig))
     yield api
+    api.close()
+
+
+@pytest.fixture
+def admin(kubeconfig: Path) -> Iterator[Kube]:
+    """The project's own raw-JSON client, with the admin's credentials."""
+    api = api_client(str(kubeconfig))
+    yield Kube(api)
     api.close()
 
 

@@ -29,13 +29,6 @@ SOURCES = "gateway-httproute crd"
 
 
 @pytest.fixture
-def admin(kubeconfig: Path) -> Iterator[Kube]:
-    api = api_client(str(kubeconfig))
-    yield Kube(api)
-    api.close()
-
-
-@pytest.fixture
 def crds(admin: Kube, kubeconfig: Path, tmp_path: Path) -> None:
     ensure_crds(admin, kubeconfig, tmp_path)
 

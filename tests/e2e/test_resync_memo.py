@@ -6,10 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from kubernetes import client
 
 from adapters.kube_api import Kube, api_client
@@ -18,13 +16,6 @@ from extdns.sources import SourceConfig
 from tests.e2e.test_pipeline import namespace
 
 HOST = "external-dns.alpha.kubernetes.io/hostname"
-
-
-@pytest.fixture
-def kube(kubeconfig: Path) -> Iterator[Kube]:
-    api = api_client(str(kubeconfig))
-    yield Kube(api)
-    api.close()
 
 
 def service(core: client.CoreV1Api, ns: str, name: str, headless: bool = False) -> None:
@@ -44,8 +35,9 @@ def pod(core: client.CoreV1Api, ns: str, name: str, app: str) -> None:
 
 
 def test_unchanged_sees_every_change_a_resync_would_read_and_nothing_it_would_not(
-    kube: Kube, kubeconfig: Path
+    admin: Kube, kubeconfig: Path
 ) -> None:
+    kube = admin
     core = client.CoreV1Api(api_client(str(kubeconfig)))
     ns = namespace(core)
     cfg = SourceConfig(namespace=ns)
