@@ -99,7 +99,7 @@ def collect(cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCE
             claimed += result.endpoints
             rejections += result.rejections
             claims[ObjectRef.of(kind, obj)] = frozenset(e.dns_name for e in result.endpoints)
-        endpoints += merge_endpoints(claimed)
+        endpoints += merge_endpoints(claimed, across_ttls=source == "service")
     return Collected(dedupe_endpoints(endpoints), rejections, claims)
 
 

@@ -11,27 +11,27 @@ __all__ = ["dedupe_endpoints", "merge_endpoints"]
 
 # Record types that hold one target: endpoints of these types unite only with the same target.
 _SINGLE_TARGET_TYPES = frozenset({"CNAME", "DNAME"})
-# The service source unites same-name endpoints across Services (whatever their TTLs) before the
-# common merge; the other sources do not.
-_PREMERGED_KIND = "service"
 
 
-def merge_endpoints(endpoints: Iterable[Endpoint]) -> list[Endpoint]:
+def merge_endpoints(endpoints: Iterable[Endpoint], across_ttls: bool = False) -> list[Endpoint]:
     """Union the targets of endpoints that ExternalDNS merges, keeping the first object's labels.
 
     Endpoints are taken in (name, resource label) order, so a merged endpoint keeps the resource
     label, TTL and properties of the lexicographically first object. Endpoints merge when they
-    share name, type, set identifier and TTL; a CNAME only with the same target. Services are first
-    united on name, type and set identifier alone (CNAMEs apart), so their TTLs do not keep them
-    apart. What stays apart for one name and type is left to the planner's conflict resolution.
+    share name, type, set identifier and TTL; a CNAME only with the same target. With `across_ttls`
+    (the service source does this), endpoints are first united on name, type and set identifier alone
+    (CNAMEs apart), so their TTLs do not keep them apart. What stays apart for one name and type is
+    left to the planner's conflict resolution.
     """
     ordered = sorted(endpoints, key=lambda e: (e.dns_name, e.resource))
-    return dedupe_endpoints(_union(_union(ordered, _service_key), _merge_key))
+    if across_ttls:
+        ordered = _union(ordered, _name_key)
+    return dedupe_endpoints(_union(ordered, _merge_key))
 
 
-def _service_key(endpoint: Endpoint) -> Hashable | None:
-    """Name, type and set identifier of a Service's endpoint; None (not united) for CNAMEs and others."""
-    if endpoint.record_type == "CNAME" or endpoint.resource.partition("/")[0] != _PREMERGED_KIND:
+def _name_key(endpoint: Endpoint) -> Hashable | None:
+    """Name, type and set identifier; None (not united) for CNAMEs."""
+    if endpoint.record_type == "CNAME":
         return None
     return (endpoint.dns_name, endpoint.record_type, endpoint.set_identifier)
 

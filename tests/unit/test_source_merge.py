@@ -60,7 +60,8 @@ def test_a_targets_unioned_first_resource_kept() -> None:
             ep("x.org", "A", ("2.2.2.2",), "service/ns/b", ttl=60),
             ep("x.org", "A", ("1.1.1.1", "2.2.2.2"), "service/ns/a", ttl=30),
             ep("x.org", "AAAA", ("::1",), "service/ns/c"),
-        ]
+        ],
+        across_ttls=True,
     )
     assert [(e.record_type, e.targets, e.resource, e.ttl) for e in merged] == [
         ("A", ("1.1.1.1", "2.2.2.2"), "service/ns/a", 30),
@@ -128,7 +129,8 @@ def test_service_source_merges_across_ttls_first_service_kept() -> None:
             ep("x.org", "A", ("1.1.1.1",), "service/ns/a", ttl=60),
             ep("x.org", "CNAME", ("b.net",), "service/ns/b", ttl=60),
             ep("x.org", "CNAME", ("b.net",), "service/ns/c", ttl=120),
-        ]
+        ],
+        across_ttls=True,
     )
     assert [(e.record_type, e.targets, e.resource, e.ttl) for e in merged] == [
         ("A", ("1.1.1.1", "2.2.2.2"), "service/ns/a", 60),
@@ -395,3 +397,18 @@ def test_config_cleans_lists() -> None:
     assert cfg.fqdn_template is not None
     assert SourceConfig().fqdn_template is None
     assert SourceConfig() == SourceConfig()
+
+
+def test_the_service_source_merges_across_ttls_and_the_ingress_source_does_not() -> None:
+    """What collect asks of the merge, per source: the difference lives in which source it is."""
+    slow, fast = {"ttl": "120"}, {"ttl": "60"}
+    services = [
+        lb_service("a", "x.example.org", "10.0.0.1", **slow),
+        lb_service("b", "x.example.org", "10.0.0.2", **fast),
+    ]
+    ingresses = [an_ingress("a", "y.example.org", "10.0.1.1"), an_ingress("b", "y.example.org", "10.0.1.2")]
+    ingresses[1]["metadata"]["annotations"] = {A + "ttl": "60"}
+    found, _ = endpoints_for(Cluster(services=tuple(services), ingresses=tuple(ingresses)), SourceConfig())
+    by_name = {(e.dns_name, e.targets) for e in found if e.record_type == "A"}
+    assert ("x.example.org", ("10.0.0.1", "10.0.0.2")) in by_name
+    assert {t for n, t in by_name if n == "y.example.org"} == {("10.0.1.1",), ("10.0.1.2",)}
