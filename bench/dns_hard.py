@@ -2,9 +2,10 @@
 
 Usage: python -m bench.dns_hard [--names 100000] [--runs 5] [--seconds 3]
 
-One etcd (its data dir in a temp dir on disk, default fsync) holds `--names` names in the layout of
-bench/dns_qps.py (n{i}/a an IPv4 address, every tenth also n{i}/t a text) under `bench.org`, served
-from a `.` zone as deploy/Corefile does, so `bench.org` is a domain apex with every record below it.
+One etcd (its data dir in a temp dir on disk, `--unsafe-no-fsync` as every testenv etcd) holds
+`--names` names in the layout of bench/dns_qps.py (n{i}/a an IPv4 address, every tenth also n{i}/t
+a text) under `bench.org`, served from a `.` zone as deploy/Corefile does, so `bench.org` is a
+domain apex with every record below it.
 Servers, each with `cache 30` unless said: dnsserver with 1 process, dnsserver with N (the CPUs
 usable), CoreDNS, and a trivial uvloop responder that only flips the header bit (the ceiling of a
 Python process on this machine). dnsperf (-c 4 -q 200, no EDNS) runs `--runs` times per row; a row

@@ -11,7 +11,7 @@ cluster asks for at that moment. After the operations, the cluster is left quiet
 matches. Printed: lost records, resurrected records, whether `extdns sync --once --dry-run` on
 the final cluster plans any change, and the name-seconds during which any name answered wrong
 (propagation delay included: every change is wrong until its record lands). etcd runs on tmpfs
-(/dev/shm) with its default fsync.
+(/dev/shm) with `--unsafe-no-fsync` (tools/testenv.py).
 """
 
 from __future__ import annotations
