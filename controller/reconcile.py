@@ -77,10 +77,16 @@ class ResyncMemo:
     """What the last resync of this process read when it found nothing to do: the cluster and the records.
 
     While the API server still returns those objects at those resourceVersions and the records under
-    the prefix are still in that state, a resync would plan the same nothing: it is skipped.
+    the prefix are still in that state, a resync would plan the same nothing: it is skipped, at most
+    `MAX_SKIPS` times in a row; then one reads everything and rebuilds the claims index all the same,
+    for whatever the two checks do not see.
     """
 
     last: tuple[Cluster, RecordsState] | None = None
+    skipped: int = 0  # resyncs skipped since the last full one
+
+
+MAX_SKIPS = 19  # with --interval 15s, a full resync at least every 5 minutes
 
 
 @dataclass
@@ -335,12 +341,13 @@ def full_sync(
     """
     metrics.last_reconcile.set_to_current_time()
     memo = ctl.memo if read is None and not dry_run else None
-    if memo is not None and memo.last is not None:
+    if memo is not None and memo.last is not None and memo.skipped < MAX_SKIPS:
         cluster, records = memo.last
         memo.last = None
         # The records first: a cluster read after them that matches still planned against them.
         if ctl.store.state() == records and ctl.cluster.unchanged(cluster):
             memo.last = (cluster, records)
+            memo.skipped += 1
             metrics.resyncs_skipped.inc()
             metrics.last_sync.set_to_current_time()
             metrics.no_op_runs.inc()
@@ -376,5 +383,5 @@ def full_sync(
         metrics.no_op_runs.inc()
         log.info("All records are already up to date")
         if memo is not None and reader.cluster is not None and outcome.read_state and not outcome.unresolved:
-            memo.last = (reader.cluster, outcome.read_state)
+            memo.last, memo.skipped = (reader.cluster, outcome.read_state), 0
     return outcome

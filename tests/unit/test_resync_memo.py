@@ -111,3 +111,14 @@ def test_dry_runs_and_manifest_reads_never_use_or_leave_a_memo() -> None:
     reads = w.reads
     full_sync(w.ctl, read=w.cluster.read_all)
     assert w.reads == reads + 1, "a given reader is always read"
+
+
+def test_after_max_skips_in_a_row_one_resync_reads_everything_again() -> None:
+    from controller.reconcile import MAX_SKIPS
+
+    w = World(service("web", "web.example.org", "192.0.2.1"))
+    w.resync()
+    w.resync()
+    assert [w.resync() for _ in range(MAX_SKIPS)] == [False] * MAX_SKIPS
+    assert w.resync(), "a full resync, whatever the checks say"
+    assert not w.resync(), "and skipping starts over"
