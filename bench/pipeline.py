@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
+from adapters.kube_api import Kube, api_client
 from adapters.redis_claims import PENDING
+from tests.e2e.crds import ensure_crds
 from tests.e2e.pipeline import Pipeline, make_pipeline
 from tools import testenv
 
@@ -285,29 +285,6 @@ def bench_noop(p: Pipeline, n: int) -> tuple[str, str]:
 
 
 GATEWAY_API = ("gateway.networking.k8s.io", "v1")
-CRDS = Path(__file__).resolve().parents[1] / "tests" / "crds" / "gateway-api.yaml"
-
-
-def install_gateway_crds(api: client.ApiClient) -> None:
-    """The test Gateway API CRDs, once; return when Gateways and HTTPRoutes are served."""
-    ext = client.ApiextensionsV1Api(api)
-    for doc in yaml.safe_load_all(CRDS.read_text()):
-        try:
-            ext.create_custom_resource_definition(doc)
-        except ApiException as e:
-            if e.status != 409:
-                raise
-    custom = client.CustomObjectsApi(api)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            custom.list_cluster_custom_object(*GATEWAY_API, "gateways")
-            custom.list_cluster_custom_object(*GATEWAY_API, "httproutes")
-            return
-        except ApiException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def accepted(gateway: str) -> dict[str, Any]:
@@ -325,7 +302,8 @@ def accepted(gateway: str) -> dict[str, Any]:
 
 def bench_httproute(p: Pipeline, n: int, rounds: int) -> list[tuple[str, str]]:
     api = p.core.api_client
-    install_gateway_crds(api)
+    kubeconfig = Path(p.env["KUBECONFIG"])
+    ensure_crds(Kube(api_client(str(kubeconfig))), kubeconfig, p.logdir)
     custom = client.CustomObjectsApi(api)
     ns = namespace(p.core)
     gateway = {
