@@ -36,6 +36,8 @@ ETCD_VERSION = "v3.6.16"
 KUBERNETES_VERSION = "v1.36.3"
 COREDNS_VERSION = "v1.14.7"
 EXTERNAL_DNS_VERSION = "v0.22.0"
+CNI_PLUGINS_VERSION = "v1.10.0"
+CRI_TOOLS_VERSION = "v1.37.0"
 
 CACHE = Path(os.environ.get("EXTDNS_CACHE", Path.home() / ".cache" / "extdns"))
 
@@ -121,6 +123,29 @@ BUILDS = {
         "k8s.io/kubernetes/cmd/kube-apiserver",
     ),
     "kubectl": Build("kubectl", KUBERNETES_VERSION, "k8s.io/kubernetes", "k8s.io/kubernetes/cmd/kubectl"),
+    **{
+        name: Build(name, KUBERNETES_VERSION, "k8s.io/kubernetes", f"k8s.io/kubernetes/cmd/{name}")
+        for name in ("kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+    },
+    "crictl": Build(
+        "crictl", CRI_TOOLS_VERSION, "sigs.k8s.io/cri-tools", "sigs.k8s.io/cri-tools/cmd/crictl", in_module=()
+    ),
+    # The CNI plugins a one-node cluster needs, built inside their module (one source copy for all).
+    **{
+        name: Build(
+            name,
+            CNI_PLUGINS_VERSION,
+            "github.com/containernetworking/plugins",
+            f"github.com/containernetworking/plugins/plugins/{kind}/{name}",
+            in_module=(),
+        )
+        for kind, name in (
+            ("main", "bridge"),
+            ("ipam", "host-local"),
+            ("main", "loopback"),
+            ("meta", "portmap"),
+        )
+    },
     "coredns": Build("coredns", COREDNS_VERSION, "github.com/coredns/coredns", "github.com/coredns/coredns"),
     "external-dns": Build(
         "external-dns",
@@ -138,6 +163,18 @@ BUILDS = {
 }
 CORE = ("etcd", "kube-apiserver", "kubectl")
 PEERS = ("coredns", "external-dns")
+# The one-node cluster of `make cluster` and tests/cluster (kube-apiserver and kubectl from CORE too).
+NODE = (
+    "crictl",
+    "kubelet",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "bridge",
+    "host-local",
+    "loopback",
+    "portmap",
+)
 
 
 def binary(name: str) -> Path:
@@ -153,11 +190,14 @@ def binary(name: str) -> Path:
     if b.module == "k8s.io/kubernetes":  # kube-apiserver and kubectl: one scratch module, one header
         scratch = "kube-apiserver"
         header, ldflags = _kubernetes_header(), _kube_ldflags()
+    if b.module == "github.com/containernetworking/plugins":
+        scratch = "cni-plugins"
     src = CACHE / "src" / f"{scratch}-{b.version}"
     log(f"building {name} {b.version} from the Go module proxy (cold builds take minutes) ...")
     start = time.monotonic()
     if b.in_module is not None:
-        _module_source(b, src)
+        if not (src / "go.mod").exists() or b.in_module:
+            _module_source(b, src)
     else:
         src.mkdir(parents=True, exist_ok=True)
         (src / "go.mod").write_text(
@@ -188,7 +228,8 @@ def _module_source(b: Build, src: Path) -> None:
     shutil.copytree(_download(b.module, b.version)["Dir"], src)
     for path in [src, *src.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)
-    _go(["mod", "edit", *(b.in_module or ())], src)
+    if b.in_module:
+        _go(["mod", "edit", *b.in_module], src)
 
 
 def build(names: tuple[str, ...]) -> None:
@@ -342,7 +383,7 @@ def start_etcd(workdir: Path, name: str) -> tuple[Proc, str]:
     return proc, url
 
 
-def _openssl(*args: str, cwd: Path) -> None:
+def openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
@@ -350,7 +391,7 @@ def make_pki(d: Path) -> None:
     """A CA, a serving cert for 127.0.0.1, an admin client cert in system:masters, SA keys."""
     d.mkdir(parents=True, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(
+    openssl(
         "req",
         "-x509",
         *ec,
@@ -373,8 +414,8 @@ def make_pki(d: Path) -> None:
         ("serving", "/CN=kube-apiserver", "serving.ext"),
         ("admin", "/O=system:masters/CN=extdns-admin", "client.ext"),
     ):
-        _openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
-        _openssl(
+        openssl("req", "-new", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
+        openssl(
             "x509",
             "-req",
             "-in",
@@ -392,11 +433,13 @@ def make_pki(d: Path) -> None:
             ext,
             cwd=d,
         )
-    _openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
-    _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
+    openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
+    openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)
 
 
-def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
+def write_kubeconfig(path: Path, server: str, pki: Path, cert: str = "admin") -> None:
+    """A kubeconfig for server, authenticating with the client certificate pki/<cert>.crt."""
+
     def b64(name: str) -> str:
         return base64.b64encode((pki / name).read_bytes()).decode()
 
@@ -412,7 +455,10 @@ def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
         "users": [
             {
                 "name": "admin",
-                "user": {"client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key")},
+                "user": {
+                    "client-certificate-data": b64(f"{cert}.crt"),
+                    "client-key-data": b64(f"{cert}.key"),
+                },
             }
         ],
         "contexts": [{"name": "extdns-test", "context": {"cluster": "extdns-test", "user": "admin"}}],
@@ -535,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build what is missing into the cache")
     b.add_argument("--peers", action="store_true", help="also build CoreDNS and ExternalDNS")
+    b.add_argument(
+        "--node", action="store_true", help="also build the node's Kubernetes parts and CNI plugins"
+    )
     up = sub.add_parser("up", help="start Redis, etcd and kube-apiserver until Ctrl-C")
     up.add_argument("--no-kube", action="store_true", help="skip the kube-apiserver")
     up.add_argument("--env-file", type=Path, help="write the environment (KEY=value lines) here")
@@ -549,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "build":
         start = time.monotonic()
         redis_server()
-        build(CORE + (PEERS if args.peers else ()))
+        build(CORE + (PEERS if args.peers else ()) + (NODE if args.node else ()))
         log(f"build step done in {time.monotonic() - start:.1f}s")
         return 0
     interrupt_on_sigterm()
