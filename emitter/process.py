@@ -571,7 +571,10 @@ def lead(
             halt.set()
         health.CHECKS.pop("watches", None)  # a standby watches nothing: nothing can be stale
         metrics.leader.set(0)
-        for t in [*threads, *(t for _, _, t in running)]:
-            t.join(timeout=5)
+        # Hand over first: the threads may sit in a blocking read for seconds, and whatever they still
+        # publish is safe to publish twice (a task reads the object when it runs).
         if shutdown.is_set():
             lease.release()
+        deadline = time.monotonic() + 5
+        for t in [*threads, *(t for _, _, t in running)]:
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
