@@ -1,18 +1,20 @@
 # The two commands: `make run` runs the system locally, `make test` runs every check and test.
 # Each does its own set-up on a fresh machine: a venv with the project, Debian redis-server,
-# and Go builds of etcd, kube-apiserver, kubectl and the peers (CoreDNS, ExternalDNS) cached in ~/.cache/extdns.
+# and Go builds of etcd, kube-apiserver, kubectl and the peers (CoreDNS, ExternalDNS) cached in ~/.cache/extdns;
+# for the one-node cluster tests (tests/cluster) also the node's Kubernetes parts, crictl and CNI plugins,
+# Debian's containerd/runc/buildah/mmdebstrap, and the images (tools/images.py), cached the same way.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup venv components peers check unit integration e2e bench clean
+.PHONY: run test setup venv components peers node images cluster check unit integration e2e bench clean
 
 run: setup
 	$(PY) -m tools.run
 
-test: setup peers check
+test: setup peers node images check
 	$(PY) -m pytest tests
 
 setup: venv components
@@ -29,6 +31,16 @@ components: venv
 
 peers: venv
 	$(PY) -m tools.testenv build --peers
+
+node: venv
+	$(PY) -m tools.testenv build --node
+
+images: node
+	$(PY) -m tools.images build
+
+# A real one-node cluster (tools/cluster.py) until Ctrl-C; then `kubectl apply -k tests/cluster/overlay`.
+cluster: setup peers node images
+	$(PY) -m tools.cluster up
 
 check: venv
 	$(VENV)/bin/ruff check .

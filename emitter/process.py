@@ -443,6 +443,9 @@ def run(rt: Runtime) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("emitter started", identity=lease.identity, lease=f"{lease.namespace}/{lease.name}")
     renew = max(0.5, s.leader_election_duration / 3)
+    retry = min(
+        2.0, renew
+    )  # a standby looks this often (client-go's RetryPeriod): a released lease is taken soon
     known: dict[str, dict[str, str]] = {}  # kind -> object -> resourceVersion, kept across terms
     while not shutdown.is_set():
         try:
@@ -454,7 +457,7 @@ def run(rt: Runtime) -> int:
         if leading:
             lead(rt, lease, renew, shutdown, known)
         else:
-            shutdown.wait(renew)
+            shutdown.wait(retry)
     return 0
 
 
