@@ -533,7 +533,7 @@ def lead(
     health.CHECKS["watches"] = watches_alive
 
     def announce() -> None:
-        # Changes after the first lists are watched; before them, the resync is the safety net.
+        # Changes after the first lists are watched; before them, the resync asked for below.
         while not discovery.ready.wait(0.1):
             if stop.is_set():
                 return
@@ -542,6 +542,17 @@ def lead(
                 if stop.is_set():
                     return
         log.info("became the leader; watching", identity=lease.identity)
+        # What changed after the previous leader's last publish is in these first lists, not known as
+        # changed: one resync now, rather than at beat's next tick (a resync already running wins).
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                app.send_task("extdns.resync", expires=rt.settings.interval)
+                return
+            except Exception as exc:
+                metrics.backend_errors.labels(backend="redis").inc()
+                log.warning("could not ask for a resync, retrying", error=str(exc).splitlines()[0][:200])
+                stop.wait(backoff.next())
 
     threads.append(threading.Thread(target=announce, name="announce", daemon=True))
     if optional:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from pathlib import Path
 
 from adapters.kube_api import Kube
@@ -39,4 +40,39 @@ def test_a_stopping_leader_releases_the_lease_within_two_seconds(
         p.wait("the standby to lead", lambda: "became the leader" in p.log("standby"), 30)
     finally:
         leader.stop()
+        p.stop()
+
+
+def test_a_change_made_while_no_emitter_leads_is_published_when_one_takes_over(
+    redis_url: str, etcd_url: str, kubeconfig: Path, tmp_path: Path, admin: Kube
+) -> None:
+    # No beat runs here: only the new leader can bring the change in.
+    p = make_pipeline(redis_url, etcd_url, kubeconfig, tmp_path, EXTERNAL_DNS_SOURCE="service")
+    name = f"gap-{uuid.uuid4().hex[:6]}"
+    try:
+        p.start_worker()
+        first = p.start_emitter("first")
+        first.stop()  # SIGTERM: it releases the lease and exits
+        del p.procs["first"]
+        admin.request(
+            "POST",
+            "/api/v1/namespaces/default/services",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": name,
+                    "annotations": {
+                        "external-dns.alpha.kubernetes.io/hostname": f"{name}.{p.domain}",
+                        "external-dns.alpha.kubernetes.io/target": "198.51.100.20",
+                    },
+                },
+                "spec": {"type": "ExternalName", "externalName": "unused.invalid"},
+            },
+        )
+        p.start_emitter("second")  # its first list holds the Service: nothing it has seen change
+        took = p.wait("the change made between leaders", lambda: any(name in k for k in p.records()), 10)
+        assert took < 5
+    finally:
+        admin.request("DELETE", f"/api/v1/namespaces/default/services/{name}")
         p.stop()
