@@ -245,39 +245,16 @@ class Node:
                 return bool(r.status == 200)
 
         testenv.wait_until("kube-apiserver", apiserver, ready, 120)
-        cm = kubeconfig(w / "controller-manager.kubeconfig", pki, "controller-manager")
-        self.start_proc(
-            "kube-controller-manager",
-            [
-                str(binary("kube-controller-manager")),
-                f"--kubeconfig={cm}",
-                f"--authentication-kubeconfig={cm}",
-                f"--authorization-kubeconfig={cm}",
-                f"--service-account-private-key-file={pki / 'sa.key'}",
-                f"--root-ca-file={pki / 'ca.crt'}",
-                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-                f"--cluster-signing-key-file={pki / 'ca.key'}",
-                "--use-service-account-credentials=true",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--cluster-name=extdns",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--profiling=false",
-            ],
-        )
-        sched = kubeconfig(w / "scheduler.kubeconfig", pki, "scheduler")
-        self.start_proc(
-            "kube-scheduler",
-            [
-                str(binary("kube-scheduler")),
-                f"--kubeconfig={sched}",
-                f"--authentication-kubeconfig={sched}",
-                f"--authorization-kubeconfig={sched}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                "--profiling=false",
-            ],
-        )
+        self._controller("kube-controller-manager", "controller-manager", [
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            "--use-service-account-credentials=true",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--cluster-name=extdns",
+        ])  # fmt: skip
+        self._controller("kube-scheduler", "scheduler", [])
         corefile = w / "cluster-dns.Corefile"
         corefile.write_text(
             f".:53 {{\n    bind {CLUSTER_DNS}\n    errors\n"
@@ -286,6 +263,13 @@ class Node:
             "        pods insecure\n        fallthrough in-addr.arpa ip6.arpa\n    }\n    cache 5\n}\n"
         )
         self.start_proc("cluster-dns", [str(binary("coredns")), "-conf", str(corefile)])
+
+    def _controller(self, name: str, cert: str, flags: list[str]) -> None:
+        """kube-controller-manager or kube-scheduler: its own client cert, one instance, node-local ports."""
+        kc = kubeconfig(self.workdir / f"{cert}.kubeconfig", self.workdir / "pki", cert)
+        common = [f"--{k}kubeconfig={kc}" for k in ("", "authentication-", "authorization-")]
+        tail = ["--leader-elect=false", "--bind-address=127.0.0.1", "--profiling=false"]
+        self.start_proc(name, [str(binary(name)), *common, *flags, *tail])
 
     def _containerd(self) -> None:
         w = self.workdir
