@@ -76,6 +76,7 @@ class ServerBlock:
     log: bool = False
     errors: bool = False
     health: str | None = None
+    lameduck: int = 0  # seconds the server keeps answering after SIGTERM (`health { lameduck D }`)
     ready: str | None = None
     prometheus: str | None = None
     bufsize: int = DEFAULT_BUFSIZE
@@ -320,8 +321,9 @@ def _parse_body(zones: list[str], port: int, body: list[_Directive]) -> ServerBl
             opts[d.name] = True
         elif d.name == "health":
             for sub in d.block:
-                if sub.name != "lameduck":
-                    raise CorefileError(f"health: unknown property '{sub.name}'")
+                if sub.name != "lameduck" or len(sub.args) != 1:
+                    raise CorefileError(f"health: unknown property '{sub.name}' or bad arguments")
+                opts["lameduck"] = _duration(sub.args[0], "health lameduck")
             opts["health"] = _addr(d, ":8080")
         elif d.name == "ready":
             opts["ready"] = _addr(d, ":8181")

@@ -287,6 +287,11 @@ async def _get(port: int, path: str) -> tuple[int, bytes] | None:
         return None
 
 
+async def _lame(sup: Supervisor, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(sup.failed.wait(), seconds)
+
+
 def run(blocks: list[ServerBlock], host: str, n: int) -> int:
     """The parent: start `n` processes, print where they listen, supervise until SIGTERM/SIGINT."""
     blocks = fixed_ports(blocks, host)
@@ -319,5 +324,10 @@ def run(blocks: list[ServerBlock], host: str, n: int) -> int:
             w.cancel()
 
     loop.run_until_complete(until_stopped())
+    lameduck = max(b.lameduck for b in blocks)
+    if lameduck and not sup.failed.is_set():
+        # CoreDNS's lameduck: go on answering while the cluster stops sending queries here.
+        print(f"[INFO] lameduck: answering for {lameduck}s more, then stopping", flush=True)
+        loop.run_until_complete(_lame(sup, lameduck))
     loop.run_until_complete(sup.stop())
     return 1 if sup.failed.is_set() else 0

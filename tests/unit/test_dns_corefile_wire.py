@@ -300,3 +300,13 @@ def test_an_overlong_name_is_formerr_and_logs_nothing(caplog: pytest.LogCaptureF
     out = ENGINE.handle(hdr + name + b"\x00\x01\x00\x01", "udp", ("127.0.0.1", 1))
     assert out is not None and out[3] & 0xF == wire.FORMERR
     assert not caplog.records
+
+
+def test_health_lameduck_is_read_in_seconds_and_a_bad_one_is_refused() -> None:
+    (block,) = corefile.parse(". {\n health :8080 {\n  lameduck 5s\n }\n}\n", 53)
+    assert (block.health, block.lameduck) == (":8080", 5)
+    (plain,) = corefile.parse(". {\n health\n}\n", 53)
+    assert plain.lameduck == 0
+    for bad in ("lameduck", "lameduck soon", "lameduck 5s 6s", "unknown 1"):
+        with pytest.raises(CorefileError, match="health"):
+            corefile.parse(f". {{\n health {{\n  {bad}\n }}\n}}\n", 53)
