@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.run_until_complete(stop.wait())
+    loop.run_until_complete(processes.lameduck(blocks))
     loop.run_until_complete(app.stop())
     return 0
 

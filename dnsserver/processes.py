@@ -287,9 +287,16 @@ async def _get(port: int, path: str) -> tuple[int, bytes] | None:
         return None
 
 
-async def _lame(sup: Supervisor, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(sup.failed.wait(), seconds)
+async def lameduck(blocks: list[ServerBlock], failed: asyncio.Event | None = None) -> None:
+    """CoreDNS's `health { lameduck D }`: go on answering for D after the stop signal (or until a failure).
+
+    The cluster stops sending queries to a terminating pod meanwhile, so none is lost to the exit.
+    """
+    seconds = max(b.lameduck for b in blocks)
+    if seconds:
+        print(f"[INFO] lameduck: answering for {seconds}s more, then stopping", flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for((failed or asyncio.Event()).wait(), seconds)
 
 
 def run(blocks: list[ServerBlock], host: str, n: int) -> int:
@@ -324,10 +331,7 @@ def run(blocks: list[ServerBlock], host: str, n: int) -> int:
             w.cancel()
 
     loop.run_until_complete(until_stopped())
-    lameduck = max(b.lameduck for b in blocks)
-    if lameduck and not sup.failed.is_set():
-        # CoreDNS's lameduck: go on answering while the cluster stops sending queries here.
-        print(f"[INFO] lameduck: answering for {lameduck}s more, then stopping", flush=True)
-        loop.run_until_complete(_lame(sup, lameduck))
+    if not sup.failed.is_set():
+        loop.run_until_complete(lameduck(blocks, sup.failed))
     loop.run_until_complete(sup.stop())
     return 1 if sup.failed.is_set() else 0

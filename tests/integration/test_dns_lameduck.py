@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dns.message
 import dns.query
+import pytest
 
 from tools import testenv
 
@@ -24,8 +25,9 @@ def _answers(port: int) -> bool:
     return r.rcode() in (0, 3)
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_a_lameduck_server_answers_for_its_duration_after_sigterm_then_exits(
-    etcd_url: str, tmp_path: Path
+    processes: str, etcd_url: str, tmp_path: Path
 ) -> None:
     port, health = testenv.free_port(), testenv.free_port()
     conf = tmp_path / "Corefile"
@@ -34,7 +36,17 @@ def test_a_lameduck_server_answers_for_its_duration_after_sigterm_then_exits(
         f" etcd {{\n  endpoint {etcd_url}\n }}\n}}\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dnsserver", "-conf", str(conf), "-dns.port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "dnsserver",
+            "-conf",
+            str(conf),
+            "-dns.port",
+            str(port),
+            "-processes",
+            processes,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
