@@ -230,7 +230,8 @@ def test_drill_delete_a_dnsserver_pod_the_others_answer(system: System) -> None:
         time.sleep(2)
     say(f"dnsserver drill: {probe.summary()}")
     assert probe.ok > 100
-    assert probe.retried_failed == 0, probe.summary()
+    # The deleted server answers through its 5 s lameduck while kube-proxy moves queries away.
+    assert probe.failed == 0, probe.summary()
 
 
 def test_drill_delete_an_etcd_member_writes_and_answers_continue(system: System) -> None:
