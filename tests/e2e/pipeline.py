@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -61,10 +62,20 @@ class Pipeline:
     ) -> testenv.Proc:
         """Start an emitter; with `lead`, return once it holds the lease and its first lists are in."""
         port = self.ports[name] = testenv.free_port()
-        proc = self.start(name, "-m", "process.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env)
+        before = self.resyncs()
+        proc = self.start(
+            name, "-m", "process.cli", "emitter", f"--metrics-address=127.0.0.1:{port}", env=env
+        )
         if lead:
             self.wait(f"{name} to lead", lambda: "became the leader" in self.log(name))
+            if any(n.startswith("worker") for n in self.procs):  # a new leader asks for one resync
+                self.wait(f"{name}'s first resync", lambda: self.resyncs() > before)
         return proc
+
+    def resyncs(self, state: str = "succeeded") -> int:
+        """Resync tasks the workers logged as `state` (received, succeeded)."""
+        pattern = re.compile(r"Task extdns\.resync\[[^\]]+\] " + state)
+        return sum(len(pattern.findall(self.log(n))) for n in self.procs if n.startswith("worker"))
 
     def start_beat(self) -> testenv.Proc:
         schedule = self.logdir / "beat-schedule"
