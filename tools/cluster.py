@@ -158,6 +158,7 @@ class Node:
             ("iptables", "iptables"),
             ("conntrack", "conntrack"),
             ("nsenter", "util-linux"),
+            ("ip", "iproute2"),
         ):
             testenv.debian_binary(command, package)
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
