@@ -113,7 +113,6 @@ class Node:
     workdir: Path
     procs: list[Proc] = field(default_factory=list)
     kubeconfig: Path = Path()
-    images: list[str] = field(default_factory=list)
     network_up: bool = False
     started: float = field(default_factory=time.time)
 
@@ -142,9 +141,6 @@ class Node:
         return sh(
             str(binary("crictl")), f"--runtime-endpoint=unix://{self.containerd_sock}", *args, check=False
         )
-
-    def env(self) -> dict[str, str]:
-        return {"KUBECONFIG": str(self.kubeconfig)}
 
     # ------------------------------------------------------------ start
 
@@ -336,8 +332,8 @@ state = "{w / "containerd" / "state"}"
         proc = self.start_proc("containerd", ["containerd", f"--config={config}"])
         testenv.wait_until("containerd", proc, lambda: self.crictl("info").returncode == 0, 30)
         t0 = time.monotonic()
-        self.images = images.import_images(str(self.containerd_sock))
-        log(f"cluster: {len(self.images)} images imported into containerd in {time.monotonic() - t0:.1f}s")
+        imported = images.import_images(str(self.containerd_sock))
+        log(f"cluster: {len(imported)} images imported into containerd in {time.monotonic() - t0:.1f}s")
 
     def _kubelet(self) -> None:
         w, pki = self.workdir, self.workdir / "pki"
