@@ -18,6 +18,7 @@ from extdns.fencing import MAX_VIEW_AGE, fence_key, fenced, marker_key, touch, t
 from extdns.plan import Blocked
 from extdns.provider import NameOps, name_keys, sync
 from extdns.rejected import Rejected
+from extdns.shards import WHOLE, Shard, split
 from extdns.syncconfig import SyncConfig
 from process import metrics
 from process.logs import log
@@ -27,8 +28,8 @@ from process.logs import log
 class Wanted:
     """One reading of the cluster: desired endpoints, the names they cover, and who claims what.
 
-    `scope` None means every name under the prefix. `claimants` maps a name to the objects
-    (`Kind/ns/name`) claiming it in this view; `objects` are objects whose markers this writer
+    `scope` None means every name under the prefix (of `shard`'s names). `claimants` maps a name to
+    the objects (`Kind/ns/name`) claiming it in this view; `objects` are objects whose markers this writer
     moves even when they claim no name (a reconcile task's own).
     """
 
@@ -36,6 +37,7 @@ class Wanted:
     scope: frozenset[str] | None = None
     claimants: Mapping[str, frozenset[str]] = field(default_factory=dict)
     objects: frozenset[str] = frozenset()
+    shard: Shard = WHOLE  # with scope None: plan only this shard's names (a sharded resync)
 
 
 # Read the cluster for the names still to plan (None on the first round).
@@ -113,7 +115,11 @@ def converge(
         except ViewExpired:
             log.info("etcd compacted the revision read; taking a new view")
             continue
-        result = sync(snap.kvs, wanted.endpoints, cfg, scope)
+        if scope is None and not wanted.shard.whole:
+            part = split(snap.kvs, wanted.endpoints, cfg, wanted.shard)
+            result = sync(part.kvs, part.endpoints, cfg, part.names)
+        else:
+            result = sync(snap.kvs, wanted.endpoints, cfg, scope)
         if attempt == 1:
             out.read_state = RecordsState.of(snap.kvs) if scope is None else None
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)

@@ -14,6 +14,7 @@ from controller.ports import ClaimsIndex, ClusterReader, RecordsState, RecordSto
 from controller.refs import bare, parse_ref, ref_key, snapshot
 from extdns.fencing import MAX_VIEW_AGE
 from extdns.plan import Blocked
+from extdns.shards import WHOLE, Shard
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, collect
 from extdns.sources.scope import in_scope
@@ -84,6 +85,11 @@ class ResyncMemo:
 
     last: tuple[Cluster, RecordsState] | None = None
     skipped: int = 0  # resyncs skipped since the last full one
+    shards: dict[Shard, ResyncMemo] = field(default_factory=dict)  # each shard's own, in a sharded resync
+
+    def of(self, shard: Shard) -> ResyncMemo:
+        """The memo of one shard of the resync (this one for the whole)."""
+        return self if shard.whole else self.shards.setdefault(shard, ResyncMemo())
 
 
 MAX_SKIPS = 19  # with --interval 15s, a full resync at least every 5 minutes
@@ -299,8 +305,10 @@ class ResyncReader:
     names about to be written before they are committed.
     """
 
-    def __init__(self, ctl: Controller, read: Callable[[], Cluster], index: Claims | None) -> None:
-        self.ctl, self.read_cluster, self.index = ctl, read, index
+    def __init__(
+        self, ctl: Controller, read: Callable[[], Cluster], index: Claims | None, shard: Shard = WHOLE
+    ) -> None:
+        self.ctl, self.read_cluster, self.index, self.shard = ctl, read, index, shard
         self.first: Collected | None = None
         self.last: Collected | None = None
         self.cluster: Cluster | None = None  # the newest reading
@@ -314,10 +322,13 @@ class ResyncReader:
         self.last = collect(self.cluster, ctl.source_config, ctl.sources)
         if self.first is None:
             self.first = self.last
-            ctl.report_rejections(
-                self.first.rejections, post_events=False
-            )  # the per-object task posts Events
-        return Wanted(self.last.endpoints, todo, claimants_of(_claims_of(self.last), todo))
+            if self.shard.index == 0:  # every shard reads them all: the first one tells them
+                ctl.report_rejections(self.first.rejections, post_events=False)  # the task posts Events
+        claims = _claims_of(self.last)
+        if todo is None and not self.shard.whole:
+            names = {n for n in (e.dns_name for e in self.last.endpoints) if self.shard.holds(n)}
+            return Wanted(self.last.endpoints, None, claimants_of(claims, names), shard=self.shard)
+        return Wanted(self.last.endpoints, todo, claimants_of(claims, todo))
 
     def record_claims(self, wanted: Wanted, names: Sequence[str]) -> None:
         """Before writing a name, its claimants are in the index: a newer task reading it sees them."""
@@ -334,13 +345,16 @@ def full_sync(
     read: Callable[[], Cluster] | None = None,
     dry_run: bool = False,
     rebuild_index: bool = True,
+    shard: Shard = WHOLE,
 ) -> Outcome:
     """Plan everything against everything under the prefix; rebuild the claims index.
 
     With a memo (a running worker), a resync whose inputs are those of the last no-op one is skipped.
+    A `shard` of a sharded resync reads everything the same way but plans only its own names (see
+    `extdns.shards`); the first shard also rebuilds the claims index and marks DNSEndpoints.
     """
     metrics.last_reconcile.set_to_current_time()
-    memo = ctl.memo if read is None and not dry_run else None
+    memo = ctl.memo.of(shard) if ctl.memo is not None and read is None and not dry_run else None
     if memo is not None and memo.last is not None and memo.skipped < MAX_SKIPS:
         cluster, records = memo.last
         memo.last = None
@@ -354,7 +368,7 @@ def full_sync(
             log.info("All records are already up to date", inputs="unchanged")
             return Outcome()
     index = ctl.claims if rebuild_index and not dry_run else None
-    reader = ResyncReader(ctl, read or ctl.cluster.read_all, index)
+    reader = ResyncReader(ctl, read or ctl.cluster.read_all, index, shard)
     outcome = converge(
         ctl.store, ctl.sync_config, reader.read, dry_run=dry_run, before_commit=reader.record_claims
     )
@@ -365,11 +379,11 @@ def full_sync(
         metrics.source_records.labels(record_type=rtype).set(types.get(rtype, 0))
     if dry_run:
         return outcome
-    if index is not None and reader.last is not None:
+    if index is not None and reader.last is not None and shard.index == 0:
         # A task may have recorded a claim before this LIST and commit after this view: keep every
         # entry younger than the oldest view that can still commit.
         index.rebuild(_claims_of(reader.last), since=reader.listed_at - MAX_VIEW_AGE)
-    if read is None and reader.cluster is not None and reader.last is not None:
+    if read is None and reader.cluster is not None and reader.last is not None and shard.index == 0:
         # Like ExternalDNS's crd source, each pass marks the DNSEndpoints it processed; not those
         # with a name still in conflict (the next pass), nor objects read from manifests.
         stuck = set(outcome.unresolved)
@@ -381,7 +395,7 @@ def full_sync(
     metrics.last_sync.set_to_current_time()
     if not outcome.changed:
         metrics.no_op_runs.inc()
-        log.info("All records are already up to date")
+        log.info("All records are already up to date", **({} if shard.whole else {"shard": str(shard)}))
         if memo is not None and reader.cluster is not None and outcome.read_state and not outcome.unresolved:
             memo.last, memo.skipped = (reader.cluster, outcome.read_state), 0
     return outcome

@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     txt_wildcard_replacement: str = ""
     # sync loop
     interval: float = 15.0
+    resync_shards: int = Field(default=1, ge=1, le=256)  # the resync as N tasks, each planning 1/N
     once: bool = False
     dry_run: bool = False
     # coredns

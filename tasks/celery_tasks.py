@@ -1,4 +1,4 @@
-"""The Celery tasks: `extdns.reconcile` (a batch of object hints), `extdns.resync` (all, on beat)."""
+"""The Celery tasks: `extdns.reconcile` (a batch of object hints), `extdns.resync` (on beat, or in shards)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from celery.exceptions import Retry
 
 from adapters.outages import backend_of
 from controller.reconcile import Message, full_sync, reconcile
+from extdns.shards import WHOLE, Shard
 from process import health, logs, metrics, resources
 from process.backoff import backoff_delay
 from process.logs import log
@@ -109,20 +110,40 @@ def reconcile_task(self: Task, messages: list[dict[str, Any]], requeued: int = 0
 
 @app.task(name="extdns.resync", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
 def resync_task(self: Task) -> dict[str, int]:
-    """A full sync, never two at once: a Redis lock with a TTL; an overrun is reported, not stacked."""
+    """A full sync; with --resync-shards N, N shard tasks instead, which any N workers run at once."""
+    rt = resources.current()
+    count = rt.settings.resync_shards
+    if count > 1:
+        interval = rt.settings.interval
+        for index in range(count):
+            resync_shard_task.apply_async(args=[index, count], expires=interval)
+        return {"writes": 0, "skipped": 0, "shards": count}
+    return _resync(WHOLE)
+
+
+@app.task(name="extdns.resync_shard", bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def resync_shard_task(self: Task, index: int, count: int) -> dict[str, int]:
+    """One shard of a sharded resync: everything read, only the names hashing to this shard planned."""
+    return _resync(Shard(index, count))
+
+
+def _resync(shard: Shard) -> dict[str, int]:
+    """A full sync (or one shard of it), never two of the same at once: a Redis lock with a TTL."""
     rt = resources.current()
     interval = rt.settings.interval
     token = uuid.uuid4().hex
+    lock = RESYNC_LOCK if shard.whole else f"{RESYNC_LOCK}:{shard.index}/{shard.count}"
+    what = {} if shard.whole else {"shard": str(shard)}
     try:
-        if not rt.claims.r.set(RESYNC_LOCK, token, nx=True, ex=max(60, int(interval * 4))):
-            log.warning("Resync skipped: the previous one is still running")
+        if not rt.claims.r.set(lock, token, nx=True, ex=max(60, int(interval * 4))):
+            log.warning("Resync skipped: the previous one is still running", **what)
             metrics.tasks_total.labels(task="resync", outcome="skipped").inc()
             return {"writes": 0, "skipped": 1}
         start = time.monotonic()
         try:
-            outcome = full_sync(rt.controller)
+            outcome = full_sync(rt.controller, shard=shard)
         finally:
-            rt.claims.release(RESYNC_LOCK, token)  # compare-and-delete: never another run's lock
+            rt.claims.release(lock, token)  # compare-and-delete: never another run's lock
     except Exception as exc:
         # The next beat tick is the retry: report the outage, never stack runs.
         backend = backend_of(exc)
@@ -134,10 +155,11 @@ def resync_task(self: Task) -> dict[str, int]:
         if backend == "etcd":
             rt.reset_etcd()
         metrics.tasks_total.labels(task="resync", outcome="failed").inc()
-        log.error(f"Failed to do run once: {backend} unavailable", error=str(exc).splitlines()[0][:200])
+        first_line = str(exc).splitlines()[0][:200]
+        log.error(f"Failed to do run once: {backend} unavailable", error=first_line, **what)
         return {"writes": 0, "failed": 1}
     took = time.monotonic() - start
     if took > interval:
-        log.warning(f"Resync took {took:.1f}s, longer than --interval {interval:.0f}s")
+        log.warning(f"Resync took {took:.1f}s, longer than --interval {interval:.0f}s", **what)
     metrics.tasks_total.labels(task="resync", outcome="ok").inc()
     return {"writes": outcome.report.writes, "skipped": 0}

@@ -51,10 +51,13 @@ class Pipeline:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker", concurrency: int = 1) -> testenv.Proc:
+    def start_worker(
+        self, name: str = "worker", concurrency: int = 1, env: dict[str, str] | None = None
+    ) -> testenv.Proc:
         return self.start(
             name, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork", f"--concurrency={concurrency}",
             "--without-gossip", "--without-mingle", "--loglevel=INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+            env=env,
         )  # fmt: skip
 
     def start_emitter(

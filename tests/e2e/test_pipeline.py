@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import uuid
 from collections.abc import Iterator
@@ -115,6 +116,29 @@ def test_resync_repairs_what_an_event_missed_and_removes_orphans(pipeline: Pipel
     p.core.delete_namespaced_service("missed", ns)
     p.wait("the resync to remove it", lambda: p.records() == {}, 30)
     p.wait("a no-op resync", lambda: "All records are already up to date" in p.log("worker"), 15)
+
+
+def test_a_sharded_resync_writes_and_removes_every_name_across_its_shards(pipeline: Pipeline) -> None:
+    p = pipeline
+    ns = namespace(p.core)
+    names = [f"sh{i}.{p.domain}" for i in range(12)]
+    for i, name in enumerate(names):  # no emitter: only the resync can write them
+        lb_service(p.core, ns, f"sh{i}", name, f"10.30.0.{i + 1}")
+    shards = {"EXTERNAL_DNS_RESYNC_SHARDS": "3"}
+    p.start_worker(concurrency=2, env=shards)
+    p.start_beat()
+    p.wait("every name from the shards", lambda: all(p.hosts(n) for n in names), 30)
+    for i in range(6):
+        p.core.delete_namespaced_service(f"sh{i}", ns)
+    p.wait("the deleted six removed", lambda: not any(p.hosts(n) for n in names[:6]), 30)
+    assert all(p.hosts(n) == [f"10.30.0.{i + 1}"] for i, n in enumerate(names) if i >= 6)
+    p.wait(
+        "each shard to find nothing to do",
+        lambda: set(re.findall(r'up to date.*shard="?(\d)/3', p.log("worker"))) == {"1", "2", "3"},
+        15,
+    )
+    done = re.findall(r"Task extdns\.resync_shard\[[^\]]+\] succeeded", p.log("worker"))
+    assert len(done) >= 6, "two resyncs at least, three shard tasks each"
 
 
 def test_a_sigkilled_worker_loses_nothing(pipeline: Pipeline) -> None:
