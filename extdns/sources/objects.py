@@ -91,7 +91,7 @@ def as_str(value: Any) -> str | None:
 
 def _at(obj: Any, path: Sequence[str]) -> Any:
     for key in path:
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict and not isinstance(obj, Mapping):  # plain dicts skip the ABC check
             return None
         obj = obj.get(key)
     return obj
@@ -105,7 +105,7 @@ def str_at(obj: Any, *path: str) -> str:
 def map_at(obj: Any, *path: str) -> Mapping[str, Any]:
     """The mapping at `path`, or an empty one."""
     found = _at(obj, path)
-    return found if isinstance(found, Mapping) else {}
+    return found if type(found) is dict or isinstance(found, Mapping) else {}
 
 
 def list_at(obj: Any, *path: str) -> list[Any]:
