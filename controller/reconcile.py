@@ -16,7 +16,7 @@ from extdns.fencing import MAX_VIEW_AGE
 from extdns.plan import Blocked
 from extdns.shards import WHOLE, Shard
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
-from extdns.sources.collect import Collected, collect
+from extdns.sources.collect import Collected, CollectMemo, collect
 from extdns.sources.scope import in_scope
 from extdns.syncconfig import SyncConfig
 from process import metrics
@@ -108,6 +108,7 @@ class Controller:
     events_emit: tuple[str, ...] = ()
     notify: Notify = field(default=_no_events)
     memo: ResyncMemo | None = None  # a long-lived process's last no-op resync (None: always read all)
+    collect_memo: CollectMemo | None = None  # a long-lived process's sources results, for resyncs
 
     def report_rejections(self, rejections: Iterable[Rejection], post_events: bool = True) -> None:
         """Log each bad object, count it, and (with RecordError in --events-emit) tell it with an Event."""
@@ -319,7 +320,7 @@ class ResyncReader:
         if self.index is not None:
             self.listed_at = self.index.now()
         self.cluster = self.read_cluster()
-        self.last = collect(self.cluster, ctl.source_config, ctl.sources)
+        self.last = collect(self.cluster, ctl.source_config, ctl.sources, ctl.collect_memo)
         if self.first is None:
             self.first = self.last
             if self.shard.index == 0:  # every shard reads them all: the first one tells them

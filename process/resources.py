@@ -18,6 +18,7 @@ from adapters.kube_cluster import KubeCluster
 from adapters.redis_claims import Claims
 from controller.reconcile import Controller, ResyncMemo
 from extdns.sources import SourceConfig
+from extdns.sources.collect import CollectMemo
 from extdns.syncconfig import SyncConfig
 from process import settings as settings_mod
 
@@ -41,6 +42,7 @@ class Runtime:
     settings: settings_mod.Settings
     redis_url: str = field(default_factory=lambda: os.environ.get("CELERY_BROKER_URL", DEFAULT_BROKER))
     resync_memo: ResyncMemo = field(default_factory=ResyncMemo)  # this process's last no-op resync
+    collect_memo: CollectMemo = field(default_factory=CollectMemo)  # its resyncs' sources results
 
     @cached_property
     def sync_config(self) -> SyncConfig:
@@ -93,6 +95,7 @@ class Runtime:
             events_emit=tuple(s.events_emit),
             notify=lambda ref, reason, note, warning: kube_events.post(self.kube, ref, reason, note, warning),
             memo=self.resync_memo,
+            collect_memo=self.collect_memo,
         )
 
 

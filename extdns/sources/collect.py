@@ -17,7 +17,7 @@ from extdns.sources.objects import KubeObject, ObjectRef, Rejection, name_of
 from extdns.sources.service import SERVICE_KIND, service_endpoints
 from extdns.zone_guard import Refusal
 
-__all__ = ["KIND_OF_SOURCE", "Collected", "collect", "endpoints_for", "endpoints_for_object"]
+__all__ = ["KIND_OF_SOURCE", "CollectMemo", "Collected", "collect", "endpoints_for", "endpoints_for_object"]
 
 KIND_OF_SOURCE = {
     "service": SERVICE_KIND,
@@ -74,6 +74,48 @@ def _guarded(ref: ObjectRef, result: ObjectResult, cfg: SourceConfig) -> ObjectR
     return ObjectResult(kept, [*result.rejections, *refused])
 
 
+# Kinds whose records depend on the object alone (and the flags); a Service's also on Pods,
+# EndpointSlices and Nodes, a route's on Gateways, ListenerSets and Namespaces.
+_SELF_CONTAINED = frozenset({INGRESS_KIND, DNS_ENDPOINT_KIND})
+
+
+class CollectMemo:
+    """What each object claimed in the last pass, by (kind, uid, resourceVersion): a long-lived process's.
+
+    An object the API server returns at the same resourceVersion is the same object, so its result
+    is reused instead of running the source again; only for results that depend on the object alone
+    (Services only while the reading holds no Pods, EndpointSlices or Nodes). Each pass keeps only
+    the entries it used or made, so the memo holds one pass's objects at most.
+    """
+
+    def __init__(self) -> None:
+        self.cfg: SourceConfig | None = None
+        self.last: dict[tuple[str, str, str], ObjectResult] = {}
+        self.next: dict[tuple[str, str, str], ObjectResult] = {}
+        self.hits = 0
+
+    def begin(self, cfg: SourceConfig) -> None:
+        if cfg is not self.cfg:
+            self.cfg, self.last = cfg, {}
+        self.next, self.hits = {}, 0
+
+    def end(self) -> None:
+        self.last, self.next = self.next, {}
+
+
+def _key(kind: str, obj: KubeObject, cluster: Cluster) -> tuple[str, str, str] | None:
+    if kind not in _SELF_CONTAINED and not (
+        kind == SERVICE_KIND and not (cluster.pods or cluster.endpoint_slices or cluster.nodes)
+    ):
+        return None
+    meta = obj.get("metadata")
+    uid = meta.get("uid") if isinstance(meta, dict) else None
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    if not isinstance(uid, str) or not isinstance(version, str) or not uid or not version:
+        return None
+    return kind, uid, version
+
+
 @dataclass(frozen=True)
 class Collected:
     """Desired endpoints of every selected object, the rejections, and which names each object claims."""
@@ -83,23 +125,39 @@ class Collected:
     claims: dict[ObjectRef, frozenset[str]]
 
 
-def collect(cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES) -> Collected:
-    """Run the sources over every object: merged within each source, exact repeats dropped."""
+def collect(
+    cluster: Cluster, cfg: SourceConfig, sources: Sequence[str] = SOURCES, memo: CollectMemo | None = None
+) -> Collected:
+    """Run the sources over every object: merged within each source, exact repeats dropped.
+
+    With a memo, an object unchanged since the last pass is not run again (see `CollectMemo`).
+    """
     unknown = [source for source in sources if source not in KIND_OF_SOURCE]
     if unknown:
         raise ValueError(f"--source: unknown source {unknown[0]!r} (one of {', '.join(SOURCES)})")
     endpoints: list[Endpoint] = []
     rejections: list[Rejection] = []
     claims: dict[ObjectRef, frozenset[str]] = {}
+    if memo is not None:
+        memo.begin(cfg)
     for source in dict.fromkeys(sources):
         kind = KIND_OF_SOURCE[source]
         claimed: list[Endpoint] = []
         for obj in cluster.objects(kind):
-            result = endpoints_for_object(kind, obj, cluster, cfg)
+            key = _key(kind, obj, cluster) if memo is not None else None
+            result = memo.last.get(key) if memo is not None and key is not None else None
+            if result is None:
+                result = endpoints_for_object(kind, obj, cluster, cfg)
+            elif memo is not None:
+                memo.hits += 1
+            if memo is not None and key is not None:
+                memo.next[key] = result
             claimed += result.endpoints
             rejections += result.rejections
             claims[ObjectRef.of(kind, obj)] = frozenset(e.dns_name for e in result.endpoints)
         endpoints += merge_endpoints(claimed, across_ttls=source == "service")
+    if memo is not None:
+        memo.end()
     return Collected(dedupe_endpoints(endpoints), rejections, claims)
 
 
