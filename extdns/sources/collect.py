@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from extdns.endpoint import Endpoint
+from extdns.passmemo import PassMemo
 from extdns.sources.cluster import Cluster
 from extdns.sources.config import SOURCES, SourceConfig
 from extdns.sources.crd import DNS_ENDPOINT_KIND, dns_endpoint_endpoints
@@ -79,28 +80,13 @@ def _guarded(ref: ObjectRef, result: ObjectResult, cfg: SourceConfig) -> ObjectR
 _SELF_CONTAINED = frozenset({INGRESS_KIND, DNS_ENDPOINT_KIND})
 
 
-class CollectMemo:
+class CollectMemo(PassMemo[tuple[str, str, str], ObjectResult]):
     """What each object claimed in the last pass, by (kind, uid, resourceVersion): a long-lived process's.
 
     An object the API server returns at the same resourceVersion is the same object, so its result
     is reused instead of running the source again; only for results that depend on the object alone
-    (Services only while the reading holds no Pods, EndpointSlices or Nodes). Each pass keeps only
-    the entries it used or made, so the memo holds one pass's objects at most.
+    (Services only while the reading holds no Pods, EndpointSlices or Nodes).
     """
-
-    def __init__(self) -> None:
-        self.cfg: SourceConfig | None = None
-        self.last: dict[tuple[str, str, str], ObjectResult] = {}
-        self.next: dict[tuple[str, str, str], ObjectResult] = {}
-        self.hits = 0
-
-    def begin(self, cfg: SourceConfig) -> None:
-        if cfg is not self.cfg:
-            self.cfg, self.last = cfg, {}
-        self.next, self.hits = {}, 0
-
-    def end(self) -> None:
-        self.last, self.next = self.next, {}
 
 
 def _key(kind: str, obj: KubeObject, cluster: Cluster) -> tuple[str, str, str] | None:
@@ -145,13 +131,11 @@ def collect(
         claimed: list[Endpoint] = []
         for obj in cluster.objects(kind):
             key = _key(kind, obj, cluster) if memo is not None else None
-            result = memo.last.get(key) if memo is not None and key is not None else None
+            result = memo.get(key) if memo is not None and key is not None else None
             if result is None:
                 result = endpoints_for_object(kind, obj, cluster, cfg)
-            elif memo is not None:
-                memo.hits += 1
             if memo is not None and key is not None:
-                memo.next[key] = result
+                memo.put(key, result)
             claimed += result.endpoints
             rejections += result.rejections
             claims[ObjectRef.of(kind, obj)] = frozenset(e.dns_name for e in result.endpoints)
