@@ -44,31 +44,39 @@ def shard_of(name: str, count: int) -> int:
     return zlib.crc32(name.lower().removesuffix(".").encode()) % count
 
 
-# A literal "targetstrip": N field (any case); values with a backslash may spell it escaped.
+# A literal "targetstrip": N or "text" field (any case); a value with a \u escape may spell them so.
 _TARGETSTRIP = re.compile(rb'"targetstrip"\s*:\s*(\d+)', re.IGNORECASE)
+_TEXT = re.compile(rb'"text"', re.IGNORECASE)
 
 
 def key_names(kv: KeyValue, cfg: SyncConfig) -> set[str]:
     """Every name a record key can bear on, without decoding its value.
 
-    The name at the key's path and the parents a `targetstrip` in the value may strip it to
-    (ExternalDNS writes 1 under its random key labels; every parent when the value has an escape),
-    and for each the names an ownership TXT there could own (--txt-prefix/--txt-suffix, the
-    wildcard replacement).
+    The record's name: the key's path less the labels its `targetstrip` strips (ExternalDNS writes 1
+    under its random key labels); every parent when that cannot be told without decoding (a unicode
+    escape in the value, which may spell a field name; several targetstrip fields). For a value with
+    text, also the names an ownership TXT there could own (--txt-prefix/--txt-suffix, the wildcard
+    replacement).
     """
     path = key_to_name(kv.key, cfg.prefix)
     if path is None:
         return set()
     labels = path.split(".")
-    if b"\\" in kv.value:
-        depth = len(labels) - 1
+    value = kv.value
+    escaped = b"\\u" in value
+    strips = [int(n) for n in _TARGETSTRIP.findall(value)] if not escaped else []
+    if escaped or len(strips) > 1:
+        depths: Iterable[int] = range(len(labels))
     else:
-        depth = max((int(m) for m in _TARGETSTRIP.findall(kv.value)), default=0)
+        depth = strips[0] if strips else 0
+        depths = (depth if depth < len(labels) else 0,)  # too deep: rejected, told at the path name
+    text = escaped or _TEXT.search(value) is not None
     out: set[str] = set()
-    for i in range(min(depth, len(labels) - 1) + 1):
-        name = ".".join(labels[i:])
+    for depth in depths:
+        name = ".".join(labels[depth:])
         out.add(name)
-        out.update(owned for owned, _ in cfg.mapper.owners_of(name))
+        if text:
+            out.update(owned for owned, _ in cfg.mapper.owners_of(name))
     return out
 
 

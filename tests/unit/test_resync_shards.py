@@ -149,7 +149,7 @@ def test_a_name_s_records_and_ownership_txts_are_read_by_its_shard() -> None:
         KeyValue(_key("web.example.org", "1a2b3c4d"), _value(host="192.0.2.1", targetstrip=1), 2),
         KeyValue(_key("a-web.example.org", "0badc0de"), _txt(OWNER, "service/ns/web"), 3),
         KeyValue(_key("cname-web.example.org", "0badc0df"), _txt(OWNER, "service/ns/web"), 4),
-        KeyValue(_key("web.example.org"), _txt(OWNER, "service/ns/web"), 5),  # old format, no label
+        KeyValue(_key("web.example.org"), _value(text='"heritage=external-dns"'), 5),  # at the name itself
     ]
     for count in (2, 3, 5, 8):
         shard = Shard(shard_of("web.example.org", count), count)
@@ -162,13 +162,17 @@ def test_key_names_follow_targetstrip_and_escapes() -> None:
     plain = KeyValue(_key("a.b.example.org"), _value(host="192.0.2.1"), 1)
     assert key_names(plain, CFG) == {"a.b.example.org"}
     strip1 = KeyValue(_key("b.example.org", "1a2b3c4d"), _value(host="192.0.2.1", targetstrip=1), 1)
-    assert key_names(strip1, CFG) == {"1a2b3c4d.b.example.org", "b.example.org"}
+    assert key_names(strip1, CFG) == {"b.example.org"}
     strip2 = KeyValue(_key("a.b.example.org"), b'{"host":"192.0.2.1","TargetStrip" : 2}', 1)
-    assert "b.example.org" in key_names(strip2, CFG) and "example.org" in key_names(strip2, CFG)
+    assert key_names(strip2, CFG) == {"example.org"}
+    twice = KeyValue(_key("a.b.example.org"), b'{"targetstrip":2,"host":"192.0.2.1","targetStrip":1}', 1)
+    assert key_names(twice, CFG) == {"a.b.example.org", "b.example.org", "example.org", "org"}
+    too_deep = KeyValue(_key("a.b.example.org"), b'{"host":"192.0.2.1","targetstrip":4}', 1)
+    assert key_names(too_deep, CFG) == {"a.b.example.org"}, "rejected when read, at its own name"
     escaped = KeyValue(_key("a.b.example.org"), b'{"host":"192.0.2.1","\\u0074argetstrip":2}', 1)
     assert "example.org" in key_names(escaped, CFG), "an escaped field name may be targetstrip"
     txt = KeyValue(_key("a-web.example.org", "0badc0de"), _txt(OWNER, "x"), 1)
-    assert "web.example.org" in key_names(txt, CFG)
+    assert key_names(txt, CFG) == {"a-web.example.org", "web.example.org"}, "escaped quotes spell no field"
 
 
 def test_shards_must_exist() -> None:
