@@ -19,6 +19,7 @@ from extdns.plan import Blocked
 from extdns.provider import NameOps, name_keys, sync
 from extdns.rejected import Rejected
 from extdns.shards import WHOLE, Shard, split
+from extdns.stored import DecodeMemo
 from extdns.syncconfig import SyncConfig
 from process import metrics
 from process.logs import log
@@ -89,13 +90,15 @@ def converge(
     touch_scope: bool = False,
     before_commit: BeforeCommit | None = None,
     clock: Callable[[], float] = time.monotonic,
+    decode_memo: DecodeMemo | None = None,
 ) -> Outcome:
     """Make etcd hold what the cluster asks for, for the names `desired` covers.
 
     A name whose transaction fails its guards is planned again from a new view, up to `rounds`
     times; names still losing are `unresolved` (the caller retries later). With `touch_scope`,
     every name in scope with nothing to write still gets its guards moved, and so do the markers of
-    `Wanted.objects` (see `extdns.fencing`).
+    `Wanted.objects` (see `extdns.fencing`). A decode memo spares the first round decoding keys read
+    before.
     """
     out = Outcome()
     todo: frozenset[str] | None = None
@@ -115,11 +118,12 @@ def converge(
         except ViewExpired:
             log.info("etcd compacted the revision read; taking a new view")
             continue
+        memo = decode_memo if attempt == 1 else None  # a re-plan reads a few names: keep the memo whole
         if scope is None and not wanted.shard.whole:
             part = split(snap.kvs, wanted.endpoints, cfg, wanted.shard)
-            result = sync(part.kvs, part.endpoints, cfg, part.names)
+            result = sync(part.kvs, part.endpoints, cfg, part.names, memo)
         else:
-            result = sync(snap.kvs, wanted.endpoints, cfg, scope)
+            result = sync(snap.kvs, wanted.endpoints, cfg, scope, memo)
         if attempt == 1:
             out.read_state = RecordsState.of(snap.kvs) if scope is None else None
             out.planned = sum(1 for op in result.ops if op.puts or op.deletes)

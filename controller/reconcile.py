@@ -18,6 +18,7 @@ from extdns.shards import WHOLE, Shard
 from extdns.sources import Cluster, ObjectRef, Rejection, SourceConfig
 from extdns.sources.collect import Collected, CollectMemo, collect
 from extdns.sources.scope import in_scope
+from extdns.stored import DecodeMemo
 from extdns.syncconfig import SyncConfig
 from process import metrics
 from process.logs import log
@@ -86,6 +87,7 @@ class ResyncMemo:
     last: tuple[Cluster, RecordsState] | None = None
     skipped: int = 0  # resyncs skipped since the last full one
     shards: dict[Shard, ResyncMemo] = field(default_factory=dict)  # each shard's own, in a sharded resync
+    decoded: DecodeMemo = field(default_factory=DecodeMemo)  # the keys the last resync decoded
 
     def of(self, shard: Shard) -> ResyncMemo:
         """The memo of one shard of the resync (this one for the whole)."""
@@ -371,8 +373,9 @@ def full_sync(
     index = ctl.claims if rebuild_index and not dry_run else None
     reader = ResyncReader(ctl, read or ctl.cluster.read_all, index, shard)
     outcome = converge(
-        ctl.store, ctl.sync_config, reader.read, dry_run=dry_run, before_commit=reader.record_claims
-    )
+        ctl.store, ctl.sync_config, reader.read, dry_run=dry_run, before_commit=reader.record_claims,
+        decode_memo=memo.decoded if memo is not None else None,
+    )  # fmt: skip
     report_refusals(ctl, outcome.refused, post_events=False)  # the per-object task posts the Events
     count_refusals(ctl, outcome.refused)
     types = Counter(e.record_type for e in reader.first.endpoints) if reader.first else Counter()

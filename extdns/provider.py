@@ -12,7 +12,7 @@ from extdns.plan import Changes, calculate
 from extdns.registry import OLD_FORMAT
 from extdns.rejected import Rejected
 from extdns.skydns import name_to_key
-from extdns.stored import CurrentState, KeyValue, StoredRecord, current_state
+from extdns.stored import CurrentState, DecodeMemo, KeyValue, StoredRecord, current_state
 from extdns.syncconfig import SyncConfig
 
 __all__ = [
@@ -44,14 +44,16 @@ def sync(
     desired: Iterable[Endpoint],
     cfg: SyncConfig,
     names: frozenset[str] | None = None,
+    memo: DecodeMemo | None = None,
 ) -> SyncResult:
     """Read etcd, plan against desired, and produce the writes.
 
     With `names`, only those DNS names are planned (the per-object reconcile: the names an object
     claims now and claimed before); `desired` must then hold every source's endpoints for them.
-    Without it, everything under the prefix is (the full resync).
+    Without it, everything under the prefix is (the full resync). A memo spares decoding keys read
+    before (see `current_state`).
     """
-    current = current_state(kvs, cfg)
+    current = current_state(kvs, cfg, memo)
     accepted, rejected = validate_desired(desired, cfg)
     present = current.endpoints
     if names is not None:

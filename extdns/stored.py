@@ -19,6 +19,7 @@ from extdns.endpoint import (
 )
 from extdns.key_layout import Slot, ownership_service, ownership_text, slot_service
 from extdns.names import is_reverse_name, name_problem
+from extdns.passmemo import PassMemo
 from extdns.registry import OLD_FORMAT, parse_labels
 from extdns.rejected import Rejected
 from extdns.skydns import DecodeError, Service, decode_service, key_to_name, name_to_key
@@ -83,16 +84,38 @@ class CurrentState:
         return _relies_on_old_format(self.endpoints_at(name), rewritten, self.ownership)
 
 
-def current_state(kvs: Iterable[KeyValue], cfg: SyncConfig) -> CurrentState:
-    """Decode every key; bad keys are rejected with a reason and never stop the rest."""
+class Hidden:
+    """A key strictly-owned mode hides (another owner's), as the decode memo keeps it."""
+
+
+HIDDEN = Hidden()
+# A key's decoding by (key, mod revision, value): what `_read` made of it.
+DecodeMemo = PassMemo[tuple[str, int, bytes], "StoredRecord | Rejected | Hidden"]
+
+
+def current_state(kvs: Iterable[KeyValue], cfg: SyncConfig, memo: DecodeMemo | None = None) -> CurrentState:
+    """Decode every key; bad keys are rejected with a reason and never stop the rest.
+
+    With a memo (a running process's resync), a key read before at the same mod revision and value
+    is not decoded again.
+    """
     rejected: list[Rejected] = []
     records: dict[str, list[StoredRecord]] = defaultdict(list)
     ownership: dict[Owned, list[StoredRecord]] = defaultdict(list)
     revisions: dict[str, int] = {}
     services: dict[bytes, Service | DecodeError] = {}  # a value shared by many keys is decoded once
+    if memo is not None:
+        memo.begin(cfg)
     for kv in sorted(kvs, key=attrgetter("key")):
         revisions[kv.key] = kv.mod_revision
-        item = _read(kv, cfg, services)
+        memo_key = (kv.key, kv.mod_revision, kv.value)
+        found = memo.get(memo_key) if memo is not None else None
+        if found is None:
+            read = _read(kv, cfg, services)
+            found = HIDDEN if read is None else read
+        if memo is not None:
+            memo.put(memo_key, found)
+        item = None if isinstance(found, Hidden) else found
         if isinstance(item, Rejected):
             rejected.append(item)
         elif item is not None:
@@ -125,6 +148,8 @@ def current_state(kvs: Iterable[KeyValue], cfg: SyncConfig) -> CurrentState:
             at_name[OLD_FORMAT_STANDIN] = Endpoint(
                 name, OLD_FORMAT_STANDIN, (), labels=_labels(registry, (), cfg.owner_id)
             )
+    if memo is not None:
+        memo.end()
     ordered = {
         name: tuple(at_name[rtype] for rtype in sorted(at_name)) for name, at_name in sorted(by_name.items())
     }
