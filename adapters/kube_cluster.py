@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -158,6 +160,37 @@ def unchanged(kube: Kube, sources: Iterable[str], cfg: SourceConfig, previous: C
     except _Changed:
         return False
     return True
+
+
+def fingerprint(sources: Iterable[str], cfg: SourceConfig, previous: Cluster) -> str:
+    """The LISTs `read_all` made to read `previous`, and a digest of the versions they returned.
+
+    The LISTs are decided again on `previous`'s own objects, as `read_all` decided them.
+    """
+    made: list[tuple[str, str]] = []
+
+    def replay(kind: str, selector: str) -> Sequence[Mapping[str, Any]]:
+        made.append((kind, selector))
+        return previous.objects(kind)
+
+    _gather(replay, sources, cfg)
+    return json.dumps({"lists": made, "digest": _digest(previous.objects(k) for k, _ in made)})
+
+
+def matches(kube: Kube, cfg: SourceConfig, fingerprint_: str) -> bool:
+    """Whether the same LISTs, metadata only, return the same objects at the same versions now."""
+    given = json.loads(fingerprint_)
+    lists = [(str(k), str(s)) for k, s in given["lists"]]
+    now = (_list(kube, kind, cfg.namespace, selector, metadata_only=True) for kind, selector in lists)
+    return bool(_digest(now) == given["digest"])
+
+
+def _digest(listed: Iterable[Sequence[Mapping[str, Any]]]) -> str:
+    out = hashlib.sha256()
+    for objects in listed:
+        out.update(repr(sorted(_versions(objects))).encode())
+        out.update(b"\0")
+    return out.hexdigest()
 
 
 def _needs(svc: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -327,6 +360,12 @@ class KubeCluster:
 
     def unchanged(self, previous: Cluster) -> bool:
         return unchanged(self.kube(), self.sources, self.cfg, previous)
+
+    def fingerprint(self, previous: Cluster) -> str:
+        return fingerprint(self.sources, self.cfg, previous)
+
+    def matches(self, fingerprint_: str) -> bool:
+        return matches(self.kube(), self.cfg, fingerprint_)
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[KubeObject]:
         return read_some(self.kube(), refs, self.cfg)[0]

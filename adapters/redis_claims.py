@@ -28,6 +28,7 @@ LOCK = f"{NS}:lock:"  # + Kind/ns/name -> id of the task holding it
 INFLIGHT = f"{NS}:inflight:"  # + task id -> set of Kind/ns/name the task took
 OBJECT = f"{NS}:names-of:"  # + Kind/ns/name -> zset of DNS names (score: when recorded)
 NAME = f"{NS}:claimants-of:"  # + DNS name -> zset of Kind/ns/name (score: when recorded)
+NOOP = f"{NS}:resync-noop"  # hash: shard (i/n) -> what it last found nothing to do on; "skipped"
 
 # KEYS: pending; ARGV: stale seconds, then objects. Returns 1 for each object to publish.
 MARK = """
@@ -206,6 +207,26 @@ class Claims:
     def done(self, task_id: str) -> None:
         """Release the task's objects."""
         self._done(keys=[INFLIGHT + task_id], args=[task_id, LOCK])
+
+    # ------------------------------------------------------------ the sharded resync's no-op notes
+
+    def note_noop(self, shard: str, note: str | None) -> None:
+        """What a shard found nothing to do on (None: it wrote, or could not tell)."""
+        if note is None:
+            self.r.hdel(NOOP, shard)
+        else:
+            self.r.hset(NOOP, shard, note)
+
+    def noop_notes(self) -> dict[str, str]:
+        """Every shard's last no-op note, and `skipped`: the rounds skipped since the notes were made."""
+        return {k.decode(): v.decode() for k, v in self.r.hgetall(NOOP).items()}
+
+    def note_skip(self) -> None:
+        self.r.hincrby(NOOP, "skipped", 1)
+
+    def forget_noop(self) -> None:
+        """A full round begins: the shards write their notes afresh."""
+        self.r.delete(NOOP)
 
     def release(self, key: str, token: str) -> bool:
         """Delete a lock key only if it still holds `token` (compare-and-delete)."""

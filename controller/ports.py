@@ -99,6 +99,14 @@ class ClusterReader(Protocol):
         """Whether `read_all` would return `previous` now (same objects, same versions), cheaply."""
         ...
 
+    def fingerprint(self, previous: Cluster) -> str:
+        """A short text standing for `previous` (its objects' versions) that `matches` checks later."""
+        ...
+
+    def matches(self, fingerprint: str) -> bool:
+        """Whether `read_all` would return the cluster this fingerprint stands for, cheaply."""
+        ...
+
     def observe(self, objects: Sequence[dict[str, Any]]) -> None:
         """Tell each object its `metadata.generation` has been processed (`status.observedGeneration`)."""
         ...

@@ -65,6 +65,14 @@ class Claims(ClaimsIndex, Protocol):
 
     def rebuild(self, claims: Mapping[ObjectRef, Iterable[str]], since: float) -> None: ...
 
+    def note_noop(self, shard: str, note: str | None) -> None: ...
+
+    def noop_notes(self) -> dict[str, str]: ...
+
+    def note_skip(self) -> None: ...
+
+    def forget_noop(self) -> None: ...
+
 
 # Post a Kubernetes Event on an object: (object, reason, note, warning).
 Notify = Callable[[ObjectRef, str, str, bool], None]
@@ -397,9 +405,46 @@ def full_sync(
              if not claims.get(bare(ObjectRef.of(OBSERVED_KIND, o)), frozenset()) & stuck]
         )  # fmt: skip
     metrics.last_sync.set_to_current_time()
+    state = outcome.read_state  # what a no-op found nothing to do on (None when it could not tell)
+    if outcome.changed or outcome.unresolved:
+        state = None
     if not outcome.changed:
         metrics.no_op_runs.inc()
         log.info("All records are already up to date", **({} if shard.whole else {"shard": str(shard)}))
-        if memo is not None and reader.cluster is not None and outcome.read_state and not outcome.unresolved:
-            memo.last, memo.skipped = (reader.cluster, outcome.read_state), 0
+        if memo is not None and reader.cluster is not None and state is not None:
+            memo.last, memo.skipped = (reader.cluster, state), 0
+    if not shard.whole and index is not None and read is None:
+        note = None
+        if state is not None and reader.cluster is not None:
+            note = f"{state.count}:{state.newest}:{ctl.cluster.fingerprint(reader.cluster)}"
+        index.note_noop(str(shard), note)
     return outcome
+
+
+def skip_round(ctl: Controller, count: int) -> bool:
+    """Whether a round of a sharded resync can be skipped, as a running worker skips its own resync.
+
+    Every shard's last run found nothing to do on the same cluster and records, and the API server
+    and etcd still hold exactly those. The notes are shared (Redis), so this holds whichever process
+    ran which shard. At most `MAX_SKIPS` rounds in a row; a round that runs starts the notes afresh.
+    """
+    assert ctl.claims is not None
+    notes = ctl.claims.noop_notes()
+    found = {notes.get(str(Shard(i, count))) for i in range(count)}
+    if len(found) != 1 or int(notes.get("skipped", "0")) >= MAX_SKIPS:
+        ctl.claims.forget_noop()
+        return False
+    (note,) = found
+    if note is None:
+        ctl.claims.forget_noop()
+        return False
+    records, newest, fingerprint = note.split(":", 2)
+    if ctl.store.state() != RecordsState(int(records), int(newest)) or not ctl.cluster.matches(fingerprint):
+        ctl.claims.forget_noop()
+        return False
+    ctl.claims.note_skip()
+    metrics.resyncs_skipped.inc()
+    metrics.last_sync.set_to_current_time()
+    metrics.no_op_runs.inc()
+    log.info("All records are already up to date", inputs="unchanged", shards=count)
+    return True

@@ -13,7 +13,7 @@ from celery import Task, signals
 from celery.exceptions import Retry
 
 from adapters.outages import backend_of
-from controller.reconcile import Message, full_sync, reconcile
+from controller.reconcile import Message, full_sync, reconcile, skip_round
 from extdns.shards import WHOLE, Shard
 from process import health, logs, metrics, resources
 from process.backoff import backoff_delay
@@ -113,12 +113,20 @@ def resync_task(self: Task) -> dict[str, int]:
     """A full sync; with --resync-shards N, N shard tasks instead, which any N workers run at once."""
     rt = resources.current()
     count = rt.settings.resync_shards
-    if count > 1:
-        interval = rt.settings.interval
-        for index in range(count):
-            resync_shard_task.apply_async(args=[index, count], expires=interval)
-        return {"writes": 0, "skipped": 0, "shards": count}
-    return _resync(WHOLE)
+    if count == 1:
+        return _resync(WHOLE)
+    try:
+        if skip_round(rt.controller, count):
+            return {"writes": 0, "skipped": count}
+    except Exception as exc:  # the shards tell an outage themselves; they run as if nothing were noted
+        if backend_of(exc) is None:
+            raise
+        if backend_of(exc) == "etcd":
+            rt.reset_etcd()
+    interval = rt.settings.interval
+    for index in range(count):
+        resync_shard_task.apply_async(args=[index, count], expires=interval)
+    return {"writes": 0, "skipped": 0, "shards": count}
 
 
 @app.task(name="extdns.resync_shard", bind=True, acks_late=True)  # type: ignore[untyped-decorator]

@@ -8,6 +8,7 @@ so a writer can read "at its view" as the real adapter does. Every port call can
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -162,6 +163,14 @@ class FakeCluster:
         self.unchanged_checks += 1
         return Cluster.from_objects(copy.deepcopy(list(self.objects.values()))) == previous
 
+    def fingerprint(self, previous: Cluster) -> str:
+        return hashlib.sha256(repr(previous).encode()).hexdigest()
+
+    def matches(self, fingerprint: str) -> bool:
+        self.gate("cluster-read")
+        self.unchanged_checks += 1
+        return self.fingerprint(Cluster.from_objects(copy.deepcopy(list(self.objects.values())))) == fingerprint
+
     def read_some(self, refs: Iterable[ObjectRef]) -> list[dict[str, Any]]:
         self.gate("cluster-read")
         self.on_read(self.version)
@@ -195,6 +204,7 @@ class FakeClaims:
         self.pending: set[str] = set()
         self.locks: dict[str, str] = {}
         self.inflight: dict[str, set[str]] = {}
+        self.noop: dict[str, str] = {}
         self.gate = gate
 
     def now(self) -> float:
@@ -259,3 +269,19 @@ class FakeClaims:
             mine = self.names.setdefault(ref_key(ref), {})
             for n in names:
                 mine[n] = max(mine.get(n, since), since)
+
+    # the sharded resync's no-op notes, as a Redis hash
+    def note_noop(self, shard: str, note: str | None) -> None:
+        if note is None:
+            self.noop.pop(shard, None)
+        else:
+            self.noop[shard] = note
+
+    def noop_notes(self) -> dict[str, str]:
+        return dict(self.noop)
+
+    def note_skip(self) -> None:
+        self.noop["skipped"] = str(int(self.noop.get("skipped", "0")) + 1)
+
+    def forget_noop(self) -> None:
+        self.noop.clear()

@@ -139,6 +139,11 @@ def test_a_sharded_resync_writes_and_removes_every_name_across_its_shards(pipeli
     )
     done = re.findall(r"Task extdns\.resync_shard\[[^\]]+\] succeeded", p.log("worker"))
     assert len(done) >= 6, "two resyncs at least, three shard tasks each"
+    p.wait(
+        "a round skipped on the shards' shared notes",
+        lambda: re.search(r'up to date.*inputs="?unchanged.*shards="?3', p.log("worker")) is not None,
+        15,
+    )
 
 
 def test_a_sigkilled_worker_loses_nothing(pipeline: Pipeline) -> None:

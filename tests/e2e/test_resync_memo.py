@@ -1,18 +1,21 @@
 """The cheap check a running worker makes of the cluster before a resync, on the real kube-apiserver.
 
-`unchanged` makes the resync's LISTs with metadata only and compares versions with the last snapshot
-(the records' side, `EtcdStore.state`, is in tests/integration/test_etcd_records.py).
+`unchanged` makes the resync's LISTs with metadata only and compares versions with the last snapshot;
+`matches` does the same from a fingerprint text (the sharded resync's notes). The records' side,
+`EtcdStore.state`, is in tests/integration/test_etcd_records.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from kubernetes import client
 
 from adapters.kube_api import Kube, api_client
-from adapters.kube_cluster import read_all, unchanged
-from extdns.sources import SourceConfig
+from adapters.kube_cluster import fingerprint, matches, read_all, unchanged
+from extdns.sources import Cluster, SourceConfig
 from tests.e2e.test_pipeline import namespace
 
 HOST = "external-dns.alpha.kubernetes.io/hostname"
@@ -34,8 +37,18 @@ def pod(core: client.CoreV1Api, ns: str, name: str, app: str) -> None:
     core.create_namespaced_pod(ns, body)
 
 
-def test_unchanged_sees_every_change_a_resync_would_read_and_nothing_it_would_not(
-    admin: Kube, kubeconfig: Path
+def by_snapshot(kube: Kube, sources: tuple[str, ...], cfg: SourceConfig, before: Cluster) -> bool:
+    return unchanged(kube, sources, cfg, before)
+
+
+def by_fingerprint(kube: Kube, sources: tuple[str, ...], cfg: SourceConfig, before: Cluster) -> bool:
+    """The sharded resync's shared check: a fingerprint text, checked later (by another process)."""
+    return matches(kube, cfg, fingerprint(sources, cfg, before))
+
+
+@pytest.mark.parametrize("same", [by_snapshot, by_fingerprint])
+def test_the_checks_see_every_change_a_resync_would_read_and_nothing_it_would_not(
+    admin: Kube, kubeconfig: Path, same: Callable[[Kube, tuple[str, ...], SourceConfig, Cluster], bool]
 ) -> None:
     kube = admin
     core = client.CoreV1Api(api_client(str(kubeconfig)))
@@ -44,20 +57,20 @@ def test_unchanged_sees_every_change_a_resync_would_read_and_nothing_it_would_no
     sources = ("service", "ingress")
     service(core, ns, "web")
     before = read_all(kube, sources, cfg)
-    assert unchanged(kube, sources, cfg, before)
+    assert same(kube, sources, cfg, before)
     light = kube.list("Service", ns, metadata_only=True)[0]
     assert [o["metadata"]["name"] for o in light] == ["web"] and "spec" not in light[0], "metadata only"
     pod(core, ns, "p1", "web")
-    assert unchanged(kube, sources, cfg, before), "no headless Service: Pods are not read, so not compared"
+    assert same(kube, sources, cfg, before), "no headless Service: Pods are not read, so not compared"
     core.patch_namespaced_service("web", ns, {"metadata": {"annotations": {HOST: "www.example.org"}}})
-    assert not unchanged(kube, sources, cfg, before), "a Service changed"
+    assert not same(kube, sources, cfg, before), "a Service changed"
     before = read_all(kube, sources, cfg)
     service(core, ns, "db", headless=True)
-    assert not unchanged(kube, sources, cfg, before), "a Service was added"
+    assert not same(kube, sources, cfg, before), "a Service was added"
     before = read_all(kube, sources, cfg)
-    assert len(before.pods) == 1 and unchanged(kube, sources, cfg, before)
+    assert len(before.pods) == 1 and same(kube, sources, cfg, before)
     pod(core, ns, "p2", "db")
-    assert not unchanged(kube, sources, cfg, before), "a headless Service's Pods are read: a new one counts"
+    assert not same(kube, sources, cfg, before), "a headless Service's Pods are read: a new one counts"
     before = read_all(kube, sources, cfg)
     core.delete_namespaced_service("db", ns)
-    assert not unchanged(kube, sources, cfg, before), "a Service was deleted"
+    assert not same(kube, sources, cfg, before), "a Service was deleted"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from controller.reconcile import Controller, ResyncMemo, full_sync
+from controller.reconcile import MAX_SKIPS, Controller, ResyncMemo, full_sync, skip_round
 from extdns.fencing import NameTxn
 from extdns.shards import Shard, key_names, shard_of, split
 from extdns.sources import SourceConfig
@@ -180,3 +180,64 @@ def test_shards_must_exist() -> None:
         Shard(2, 2)
     with pytest.raises(ValueError):
         Shard(0, 0)
+
+
+def sharded_round(ctl: Controller, count: int) -> bool:
+    """One beat tick with --resync-shards: True when skipped, else every shard ran."""
+    if skip_round(ctl, count):
+        return True
+    for index in range(count):
+        full_sync(ctl, shard=Shard(index, count))
+    return False
+
+
+def quiet_world() -> tuple[FakeEtcd, Controller]:
+    records, objects = seeded(3)
+    etcd, ctl = world(records, objects)
+    ctl.memo = None  # no per-process memo: only the shared notes can skip
+    assert not sharded_round(ctl, 3), "the first round writes"
+    assert not sharded_round(ctl, 3), "the second finds nothing to do and notes it"
+    return etcd, ctl
+
+
+def test_a_round_after_a_no_op_one_is_skipped_whichever_process_runs_which_shard() -> None:
+    _, ctl = quiet_world()
+    assert sharded_round(ctl, 3)
+    assert sharded_round(ctl, 3)
+
+
+def test_a_round_is_skipped_at_most_max_skips_times_in_a_row() -> None:
+    _, ctl = quiet_world()
+    skipped = [sharded_round(ctl, 3) for _ in range(MAX_SKIPS + 2)]
+    assert skipped == [True] * MAX_SKIPS + [False, True]
+
+
+def test_a_change_made_after_a_no_op_round_is_not_skipped() -> None:
+    etcd, ctl = quiet_world()
+    cluster = ctl.cluster
+    assert isinstance(cluster, FakeCluster)
+    cluster.put(service("s0", "n0.example.org", "203.0.113.50"))
+    assert not sharded_round(ctl, 3)
+    assert any(b"203.0.113.50" in v for v in etcd.records(PREFIX).values())
+
+
+def test_a_record_removed_behind_the_controllers_back_after_a_no_op_round_is_restored() -> None:
+    etcd, ctl = quiet_world()
+    before = etcd.records(PREFIX)
+    key = next(k for k, v in before.items() if b'"host"' in v and b"198.51.100" in v)
+    assert etcd.commit(NameTxn("manual", (), (), (key,), ""))
+    assert not sharded_round(ctl, 3)
+    assert etcd.records(PREFIX) == before
+
+
+def test_no_skip_when_a_shard_wrote_or_the_shards_disagree() -> None:
+    _, ctl = quiet_world()
+    claims = ctl.claims
+    assert isinstance(claims, FakeClaims)
+    notes = dict(claims.noop)
+    claims.noop.pop(str(Shard(1, 3)))
+    assert not sharded_round(ctl, 3), "a shard without a note (it wrote) is no proof"
+    claims.noop.update(notes)
+    claims.noop[str(Shard(2, 3))] = "1:1:" + "0" * 64
+    assert not sharded_round(ctl, 3), "notes of other inputs are no proof"
+    assert not skip_round(ctl, 4), "notes of another shard count are no proof"
