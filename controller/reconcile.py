@@ -377,6 +377,8 @@ def full_sync(
             metrics.last_sync.set_to_current_time()
             metrics.no_op_runs.inc()
             log.info("All records are already up to date", inputs="unchanged")
+            if not shard.whole and ctl.claims is not None:  # still true: the round may be skipped whole
+                ctl.claims.note_noop(str(shard), _note(ctl, cluster, records))
             return Outcome()
     index = ctl.claims if rebuild_index and not dry_run else None
     reader = ResyncReader(ctl, read or ctl.cluster.read_all, index, shard)
@@ -416,9 +418,14 @@ def full_sync(
     if not shard.whole and index is not None and read is None:
         note = None
         if state is not None and reader.cluster is not None:
-            note = f"{state.count}:{state.newest}:{ctl.cluster.fingerprint(reader.cluster)}"
+            note = _note(ctl, reader.cluster, state)
         index.note_noop(str(shard), note)
     return outcome
+
+
+def _note(ctl: Controller, cluster: Cluster, records: RecordsState) -> str:
+    """What a shard found nothing to do on, as `skip_round` reads it."""
+    return f"{records.count}:{records.newest}:{ctl.cluster.fingerprint(cluster)}"
 
 
 def skip_round(ctl: Controller, count: int) -> bool:

@@ -241,3 +241,15 @@ def test_no_skip_when_a_shard_wrote_or_the_shards_disagree() -> None:
     claims.noop[str(Shard(2, 3))] = "1:1:" + "0" * 64
     assert not sharded_round(ctl, 3), "notes of other inputs are no proof"
     assert not skip_round(ctl, 4), "notes of another shard count are no proof"
+
+
+def test_shards_skipped_by_their_own_memo_leave_their_notes_for_the_next_round() -> None:
+    records, objects = seeded(4)
+    _, ctl = world(records, objects)  # one process running every shard: its own memos hit
+    assert not sharded_round(ctl, 2)
+    assert not sharded_round(ctl, 2), "no-op: notes and the process's memos are made"
+    claims = ctl.claims
+    assert isinstance(claims, FakeClaims)
+    claims.forget_noop()  # as a round that could not be skipped leaves them
+    assert not sharded_round(ctl, 2), "the shards run, each skipped by the process's memo"
+    assert sharded_round(ctl, 2), "their notes are back: the next round is skipped whole"
