@@ -15,6 +15,7 @@ from extdns.sources import Cluster, ObjectRef, SourceConfig
 from extdns.sources.cluster import SERVICE_NAME_LABEL
 from extdns.sources.collect import KIND_OF_SOURCE
 from extdns.sources.gateway import ROUTE_KINDS, listener_set_gateway, route_gateways, route_listener_sets
+from extdns.sources.objects import namespace_of
 from process import metrics
 from process.logs import log
 
@@ -86,48 +87,59 @@ def _list(
     return items
 
 
-# LIST one kind (in --namespace unless cluster-wide) with a label selector ("" for none).
-Lister = Callable[[str, str], Sequence[Mapping[str, Any]]]
+# LIST one kind with a label selector ("" for none) in one namespace ("": in --namespace, or in every
+# namespace; cluster-wide kinds ignore it).
+Lister = Callable[[str, str, str], Sequence[Mapping[str, Any]]]
+# EndpointSlices and Pods are listed in each namespace whose Services need them, up to this many
+# namespaces; beyond, in one LIST of all (or of --namespace).
+PER_NAMESPACE = 8
 
 
 def _gather(list_kind: Lister, sources: Iterable[str], cfg: SourceConfig) -> list[Mapping[str, Any]]:
     """The LISTs a resync makes, each decided on what the earlier ones returned, and their objects."""
     objects: list[Mapping[str, Any]] = []
     for kind in source_kinds(sources):
-        objects += list_kind(kind, "")
-    needs = [_needs(o) for o in objects if o.get("kind") == "Service"]
-    if any(pods for pods, _ in needs):
-        objects += list_kind("EndpointSlice", SERVICE_NAME_LABEL)
-        objects += list_kind("Pod", "")
-    if any(nodes for _, nodes in needs):
-        objects += list_kind("Node", "")
+        objects += list_kind(kind, "", "")
+    needs = [(namespace_of(o), *_needs(o)) for o in objects if o.get("kind") == "Service"]
+    pod_namespaces = sorted({ns for ns, pods, _ in needs if pods})
+    for ns in pod_namespaces if len(pod_namespaces) <= PER_NAMESPACE else [""]:
+        objects += list_kind("EndpointSlice", SERVICE_NAME_LABEL, ns)
+        objects += list_kind("Pod", "", ns)
+    if any(nodes for _, _, nodes in needs):
+        objects += list_kind("Node", "", "")
     routes = [o for o in objects if o.get("kind") in ROUTE_KINDS]
     if routes:
-        gateways = list_kind("Gateway", "")
+        gateways = list_kind("Gateway", "", "")
         objects += gateways
         listener_sets: Sequence[Mapping[str, Any]] = []
         if cfg.gateway_listener_sets and any(route_listener_sets(r) for r in routes):
-            listener_sets = list_kind(LISTENER_SET, "")
+            listener_sets = list_kind(LISTENER_SET, "", "")
             objects += listener_sets
         if any(selects_namespaces(p) for p in [*gateways, *listener_sets]) or (
             listener_sets and any(admits_listener_sets_by_label(g) for g in gateways)
         ):
-            objects += list_kind("Namespace", "")
+            objects += list_kind("Namespace", "", "")
     return objects
+
+
+def _in(objects: Sequence[Mapping[str, Any]], namespace: str) -> Sequence[Mapping[str, Any]]:
+    """Those of the objects a LIST in `namespace` ("": --namespace or all) returns."""
+    return [o for o in objects if namespace_of(o) == namespace] if namespace else objects
 
 
 def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
     """What the sources read (in --namespace when set; Nodes are cluster-wide), and no more than they need.
 
     The sources' own kinds are listed first; EndpointSlices (those of Services, by label) and Pods only
-    when some Service is headless or publishes node addresses, Nodes only when one does the latter. A
-    cluster of 20k Pods and no such Service costs the resync nothing more. Gateways (cluster-wide) only
+    when some Service is headless or publishes node addresses, in those Services' namespaces (one LIST
+    of all beyond PER_NAMESPACE of them), Nodes only when one does the latter. A cluster of 20k Pods
+    and no such Service costs the resync nothing more. Gateways (cluster-wide) only
     when there is a route; with --gateway-listener-sets, ListenerSets (cluster-wide) only when a route
     names one; Namespaces only when a Gateway or ListenerSet admits routes by a namespace selector, or a
     Gateway admits those ListenerSets by one. A kind whose CRD is not installed reads as none.
     """
     return Cluster.from_objects(
-        _gather(lambda kind, sel: _list(kube, kind, cfg.namespace, sel), sources, cfg)
+        _gather(lambda kind, sel, ns: _list(kube, kind, ns or cfg.namespace, sel), sources, cfg)
     )
 
 
@@ -148,9 +160,9 @@ def unchanged(kube: Kube, sources: Iterable[str], cfg: SourceConfig, previous: C
     versions mean equal objects, so the decisions are the ones `read_all` would take now).
     """
 
-    def same(kind: str, selector: str) -> Sequence[Mapping[str, Any]]:
-        now = _list(kube, kind, cfg.namespace, selector, metadata_only=True)
-        before = previous.objects(kind)
+    def same(kind: str, selector: str, namespace: str) -> Sequence[Mapping[str, Any]]:
+        now = _list(kube, kind, namespace or cfg.namespace, selector, metadata_only=True)
+        before = _in(previous.objects(kind), namespace)
         if _versions(now) != _versions(before):
             raise _Changed(kind)
         return before
@@ -167,21 +179,22 @@ def fingerprint(sources: Iterable[str], cfg: SourceConfig, previous: Cluster) ->
 
     The LISTs are decided again on `previous`'s own objects, as `read_all` decided them.
     """
-    made: list[tuple[str, str]] = []
+    made: list[tuple[str, str, str]] = []
 
-    def replay(kind: str, selector: str) -> Sequence[Mapping[str, Any]]:
-        made.append((kind, selector))
-        return previous.objects(kind)
+    def replay(kind: str, selector: str, namespace: str) -> Sequence[Mapping[str, Any]]:
+        made.append((kind, selector, namespace))
+        return _in(previous.objects(kind), namespace)
 
     _gather(replay, sources, cfg)
-    return json.dumps({"lists": made, "digest": _digest(previous.objects(k) for k, _ in made)})
+    digest = _digest(_in(previous.objects(kind), ns) for kind, _, ns in made)
+    return json.dumps({"lists": made, "digest": digest})
 
 
 def matches(kube: Kube, cfg: SourceConfig, fingerprint_: str) -> bool:
     """Whether the same LISTs, metadata only, return the same objects at the same versions now."""
     given = json.loads(fingerprint_)
-    lists = [(str(k), str(s)) for k, s in given["lists"]]
-    now = (_list(kube, kind, cfg.namespace, selector, metadata_only=True) for kind, selector in lists)
+    lists = [(str(k), str(s), str(n)) for k, s, n in given["lists"]]
+    now = (_list(kube, kind, ns or cfg.namespace, sel, metadata_only=True) for kind, sel, ns in lists)
     return bool(_digest(now) == given["digest"])
 
 

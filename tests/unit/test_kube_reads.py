@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.kube_cluster import read_all
+from adapters.kube_cluster import PER_NAMESPACE, read_all
 from extdns.sources import Cluster, SourceConfig
 from extdns.sources.collect import collect
 
@@ -64,12 +64,16 @@ class RecordingKube:
     def __init__(self, objects: list[dict[str, Any]]) -> None:
         self.objects = objects
         self.lists: list[tuple[str, str]] = []
+        self.namespaces: list[tuple[str, str]] = []  # (kind, namespace) of each LIST
 
     def list(
         self, kind: str, namespace: str = "", label_selector: str = "", metadata_only: bool = False
     ) -> tuple[list[dict[str, Any]], str]:
         self.lists.append((kind, label_selector))
+        self.namespaces.append((kind, namespace))
         found = [o for o in self.objects if o["kind"] == kind]
+        if namespace:
+            found = [o for o in found if o["metadata"].get("namespace") == namespace]
         if label_selector:
             found = [o for o in found if label_selector in (o["metadata"].get("labels") or {})]
         return found, "1"
@@ -94,6 +98,34 @@ def test_only_what_some_service_needs_is_listed(services: list[dict[str, Any]], 
     everything = Cluster.from_objects([*services, SLICE, POD, NODE])
     assert collect(cluster, cfg).endpoints == collect(everything, cfg).endpoints
     assert collect(cluster, cfg).endpoints  # the cases do produce records
+
+
+def in_ns(obj: dict[str, Any], ns: str, name: str = "") -> dict[str, Any]:
+    meta = {**obj["metadata"], "namespace": ns} | ({"name": name} if name else {})
+    return {**obj, "metadata": meta}
+
+
+@pytest.mark.parametrize("headless_in", [1, 2, PER_NAMESPACE, PER_NAMESPACE + 1])
+def test_pods_are_listed_only_in_the_namespaces_whose_services_need_them(headless_in: int) -> None:
+    """Up to PER_NAMESPACE namespaces, one LIST each; beyond, one LIST of all."""
+    namespaces = [f"ns{i}" for i in range(PER_NAMESPACE + 3)]
+    objects = [in_ns(LB, "busy", "lb")]
+    for ns in namespaces:
+        objects += [in_ns(POD, ns), in_ns(SLICE, ns)]
+    objects += [in_ns(HEADLESS, ns) for ns in namespaces[:headless_in]]
+    kube = RecordingKube(objects)
+    cfg = SourceConfig()
+    cluster = read_all(kube, ("service",), cfg)  # type: ignore[arg-type]
+    pod_lists = [ns for kind, ns in kube.namespaces if kind == "Pod"]
+    if headless_in <= PER_NAMESPACE:
+        assert pod_lists == namespaces[:headless_in]
+        assert len(cluster.pods) == headless_in, "no Pod of a namespace without such a Service"
+    else:
+        assert pod_lists == [""]
+    assert [ns for kind, ns in kube.namespaces if kind == "EndpointSlice"] == pod_lists
+    everything = Cluster.from_objects(objects)
+    assert collect(cluster, cfg).endpoints == collect(everything, cfg).endpoints
+    assert any(e.targets == ("10.1.0.7",) for e in collect(cluster, cfg).endpoints), "the Pods did count"
 
 
 # ---------------------------------------------------------------- Gateway API routes and DNSEndpoints
