@@ -143,67 +143,43 @@ def read_all(kube: Kube, sources: Iterable[str], cfg: SourceConfig) -> Cluster:
     )
 
 
-class _Changed(Exception):
-    """A LIST returned other objects, or other versions, than the snapshot holds."""
-
-
 def _versions(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str, str]]:
     metas = (o.get("metadata") or {} for o in objects)
     return {(m.get("namespace", ""), m.get("name", ""), m.get("uid", ""), m.get("resourceVersion", ""))
             for m in metas}  # fmt: skip
 
 
-def unchanged(kube: Kube, sources: Iterable[str], cfg: SourceConfig, previous: Cluster) -> bool:
-    """Whether a resync would read exactly `previous` now: the same objects at the same resourceVersions.
-
-    Makes the same LISTs as `read_all`, metadata only, deciding each on `previous`'s objects (equal
-    versions mean equal objects, so the decisions are the ones `read_all` would take now).
-    """
-
-    def same(kind: str, selector: str, namespace: str) -> Sequence[Mapping[str, Any]]:
-        now = _list(kube, kind, namespace or cfg.namespace, selector, metadata_only=True)
-        before = _in(previous.objects(kind), namespace)
-        if _versions(now) != _versions(before):
-            raise _Changed(kind)
-        return before
-
-    try:
-        _gather(same, sources, cfg)
-    except _Changed:
-        return False
-    return True
-
-
 def fingerprint(sources: Iterable[str], cfg: SourceConfig, previous: Cluster) -> str:
-    """The LISTs `read_all` made to read `previous`, and a digest of the versions they returned.
+    """The LISTs `read_all` made to read `previous`, each with a digest of the versions it returned.
 
-    The LISTs are decided again on `previous`'s own objects, as `read_all` decided them.
+    The LISTs are decided again on `previous`'s own objects, as `read_all` decided them: equal
+    versions mean equal objects, so they are the LISTs `read_all` would make now if nothing changed.
     """
-    made: list[tuple[str, str, str]] = []
+    made: list[tuple[str, str, str, str]] = []
 
     def replay(kind: str, selector: str, namespace: str) -> Sequence[Mapping[str, Any]]:
-        made.append((kind, selector, namespace))
-        return _in(previous.objects(kind), namespace)
+        objects = _in(previous.objects(kind), namespace)
+        made.append((kind, selector, namespace, _digest(objects)))
+        return objects
 
     _gather(replay, sources, cfg)
-    digest = _digest(_in(previous.objects(kind), ns) for kind, _, ns in made)
-    return json.dumps({"lists": made, "digest": digest})
+    return json.dumps(made)
 
 
 def matches(kube: Kube, cfg: SourceConfig, fingerprint_: str) -> bool:
-    """Whether the same LISTs, metadata only, return the same objects at the same versions now."""
-    given = json.loads(fingerprint_)
-    lists = [(str(k), str(s), str(n)) for k, s, n in given["lists"]]
-    now = (_list(kube, kind, ns or cfg.namespace, sel, metadata_only=True) for kind, sel, ns in lists)
-    return bool(_digest(now) == given["digest"])
+    """Whether a resync would read what the fingerprint stands for: the same objects at the same versions.
+
+    The same LISTs, metadata only, one after the other; the first that differs ends it.
+    """
+    for kind, selector, namespace, digest in json.loads(fingerprint_):
+        now = _list(kube, str(kind), str(namespace) or cfg.namespace, str(selector), metadata_only=True)
+        if _digest(now) != digest:
+            return False
+    return True
 
 
-def _digest(listed: Iterable[Sequence[Mapping[str, Any]]]) -> str:
-    out = hashlib.sha256()
-    for objects in listed:
-        out.update(repr(sorted(_versions(objects))).encode())
-        out.update(b"\0")
-    return out.hexdigest()
+def _digest(objects: Iterable[Mapping[str, Any]]) -> str:
+    return hashlib.sha256(repr(sorted(_versions(objects))).encode()).hexdigest()
 
 
 def _needs(svc: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -370,9 +346,6 @@ class KubeCluster:
 
     def read_all(self) -> Cluster:
         return read_all(self.kube(), self.sources, self.cfg)
-
-    def unchanged(self, previous: Cluster) -> bool:
-        return unchanged(self.kube(), self.sources, self.cfg, previous)
 
     def fingerprint(self, previous: Cluster) -> str:
         return fingerprint(self.sources, self.cfg, previous)

@@ -95,10 +95,6 @@ class ClusterReader(Protocol):
 
     def read_some(self, refs: Iterable[ObjectRef]) -> list[dict[str, Any]]: ...
 
-    def unchanged(self, previous: Cluster) -> bool:
-        """Whether `read_all` would return `previous` now (same objects, same versions), cheaply."""
-        ...
-
     def fingerprint(self, previous: Cluster) -> str:
         """A short text standing for `previous` (its objects' versions) that `matches` checks later."""
         ...

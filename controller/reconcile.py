@@ -86,13 +86,14 @@ def _no_events(ref: ObjectRef, reason: str, note: str, warning: bool) -> None:
 class ResyncMemo:
     """What the last resync of this process read when it found nothing to do: the cluster and the records.
 
-    While the API server still returns those objects at those resourceVersions and the records under
+    The cluster as a fingerprint (the LISTs it took and a digest of the versions they returned). While
+    the API server still returns those objects at those resourceVersions and the records under
     the prefix are still in that state, a resync would plan the same nothing: it is skipped, at most
     `MAX_SKIPS` times in a row; then one reads everything and rebuilds the claims index all the same,
     for whatever the two checks do not see.
     """
 
-    last: tuple[Cluster, RecordsState] | None = None
+    last: tuple[str, RecordsState] | None = None  # the cluster's fingerprint, the records' state
     skipped: int = 0  # resyncs skipped since the last full one
     shards: dict[Shard, ResyncMemo] = field(default_factory=dict)  # each shard's own, in a sharded resync
     decoded: DecodeMemo = field(default_factory=DecodeMemo)  # the keys the last resync decoded
@@ -367,18 +368,18 @@ def full_sync(
     metrics.last_reconcile.set_to_current_time()
     memo = ctl.memo.of(shard) if ctl.memo is not None and read is None and not dry_run else None
     if memo is not None and memo.last is not None and memo.skipped < MAX_SKIPS:
-        cluster, records = memo.last
+        fingerprint, records = memo.last
         memo.last = None
         # The records first: a cluster read after them that matches still planned against them.
-        if ctl.store.state() == records and ctl.cluster.unchanged(cluster):
-            memo.last = (cluster, records)
+        if ctl.store.state() == records and ctl.cluster.matches(fingerprint):
+            memo.last = (fingerprint, records)
             memo.skipped += 1
             metrics.resyncs_skipped.inc()
             metrics.last_sync.set_to_current_time()
             metrics.no_op_runs.inc()
             log.info("All records are already up to date", inputs="unchanged")
             if not shard.whole and ctl.claims is not None:  # still true: the round may be skipped whole
-                ctl.claims.note_noop(str(shard), _note(ctl, cluster, records))
+                ctl.claims.note_noop(str(shard), _note(fingerprint, records))
             return Outcome()
     index = ctl.claims if rebuild_index and not dry_run else None
     reader = ResyncReader(ctl, read or ctl.cluster.read_all, index, shard)
@@ -413,19 +414,19 @@ def full_sync(
     if not outcome.changed:
         metrics.no_op_runs.inc()
         log.info("All records are already up to date", **({} if shard.whole else {"shard": str(shard)}))
-        if memo is not None and reader.cluster is not None and state is not None:
-            memo.last, memo.skipped = (reader.cluster, state), 0
+    seen = None  # the cluster this no-op read, as a fingerprint (when a memo or a note keeps it)
+    if state is not None and reader.cluster is not None and (memo is not None or not shard.whole):
+        seen = ctl.cluster.fingerprint(reader.cluster)
+    if memo is not None and seen is not None and state is not None:
+        memo.last, memo.skipped = (seen, state), 0
     if not shard.whole and index is not None and read is None:
-        note = None
-        if state is not None and reader.cluster is not None:
-            note = _note(ctl, reader.cluster, state)
-        index.note_noop(str(shard), note)
+        index.note_noop(str(shard), _note(seen, state) if seen and state else None)
     return outcome
 
 
-def _note(ctl: Controller, cluster: Cluster, records: RecordsState) -> str:
+def _note(fingerprint: str, records: RecordsState) -> str:
     """What a shard found nothing to do on, as `skip_round` reads it."""
-    return f"{records.count}:{records.newest}:{ctl.cluster.fingerprint(cluster)}"
+    return f"{records.count}:{records.newest}:{fingerprint}"
 
 
 def skip_round(ctl: Controller, count: int) -> bool:

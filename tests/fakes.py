@@ -158,11 +158,6 @@ class FakeCluster:
         self.on_read(self.version)
         return Cluster.from_objects(copy.deepcopy(list(self.objects.values())))
 
-    def unchanged(self, previous: Cluster) -> bool:
-        self.gate("cluster-read")
-        self.unchanged_checks += 1
-        return Cluster.from_objects(copy.deepcopy(list(self.objects.values()))) == previous
-
     def fingerprint(self, previous: Cluster) -> str:
         return hashlib.sha256(repr(previous).encode()).hexdigest()
 

@@ -1,20 +1,18 @@
 """The cheap check a running worker makes of the cluster before a resync, on the real kube-apiserver.
 
-`unchanged` makes the resync's LISTs with metadata only and compares versions with the last snapshot;
-`matches` does the same from a fingerprint text (the sharded resync's notes). The records' side,
-`EtcdStore.state`, is in tests/integration/test_etcd_records.py.
+`fingerprint` notes the LISTs a resync made and a digest of each one's versions; `matches` makes the
+same LISTs with metadata only and compares. The records' side, `EtcdStore.state`, is in
+tests/integration/test_etcd_records.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from kubernetes import client
 
 from adapters.kube_api import Kube, api_client
-from adapters.kube_cluster import fingerprint, matches, read_all, unchanged
+from adapters.kube_cluster import fingerprint, matches, read_all
 from extdns.sources import Cluster, SourceConfig
 from tests.e2e.test_pipeline import namespace
 
@@ -37,18 +35,13 @@ def pod(core: client.CoreV1Api, ns: str, name: str, app: str) -> None:
     core.create_namespaced_pod(ns, body)
 
 
-def by_snapshot(kube: Kube, sources: tuple[str, ...], cfg: SourceConfig, before: Cluster) -> bool:
-    return unchanged(kube, sources, cfg, before)
-
-
-def by_fingerprint(kube: Kube, sources: tuple[str, ...], cfg: SourceConfig, before: Cluster) -> bool:
-    """The sharded resync's shared check: a fingerprint text, checked later (by another process)."""
+def same(kube: Kube, sources: tuple[str, ...], cfg: SourceConfig, before: Cluster) -> bool:
+    """The skip check: a fingerprint text of the last reading, checked later (maybe by another process)."""
     return matches(kube, cfg, fingerprint(sources, cfg, before))
 
 
-@pytest.mark.parametrize("same", [by_snapshot, by_fingerprint])
-def test_the_checks_see_every_change_a_resync_would_read_and_nothing_it_would_not(
-    admin: Kube, kubeconfig: Path, same: Callable[[Kube, tuple[str, ...], SourceConfig, Cluster], bool]
+def test_the_check_sees_every_change_a_resync_would_read_and_nothing_it_would_not(
+    admin: Kube, kubeconfig: Path
 ) -> None:
     kube = admin
     core = client.CoreV1Api(api_client(str(kubeconfig)))

@@ -418,15 +418,16 @@ def test_the_resync_reads_listener_sets_with_the_flag_when_a_route_names_one(
         assert [e.targets for e in ours] == [("203.0.113.7",)]
 
 
-def test_unchanged_notices_a_listener_set_change() -> None:
-    from adapters.kube_cluster import unchanged
+def test_the_fingerprint_notices_a_listener_set_change() -> None:
+    from adapters.kube_cluster import fingerprint, matches
 
     objects = [ls_route(), ls_gateway(), listener_set()]
     kube = RecordingKube(objects)
     previous = read_all(kube, ("gateway-httproute",), LS_ON)  # type: ignore[arg-type]
-    assert unchanged(kube, ("gateway-httproute",), LS_ON, previous)  # type: ignore[arg-type]
+    seen = fingerprint(("gateway-httproute",), LS_ON, previous)
+    assert matches(kube, LS_ON, seen)  # type: ignore[arg-type]
     kube.objects = [ls_route(), ls_gateway(), listener_set(rv="2")]
-    assert not unchanged(kube, ("gateway-httproute",), LS_ON, previous)  # type: ignore[arg-type]
+    assert not matches(kube, LS_ON, seen)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
