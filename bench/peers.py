@@ -583,6 +583,7 @@ def write_report(
         f"- Machine: {machine()}",
         f"- Versions: {versions}",
         f"- Command: `{command.strip()}`",
+        "- Each row is one run, not a median of several (a running-loop row: the median of its loops).",
         "",
         *table(rows),
         "",
